@@ -1,0 +1,80 @@
+# cnn - build the engine library, the command and the tests.
+#   make                 ./cnn and build/libcnn.a (-Wall -Wextra -Werror)
+#   make test            build and run every test program (CNN_SIMD=portable forces the portable kernels)
+#   make demo            install what is missing, train configs/fashion-cnn.yaml, predict sample PNGs
+#   make SANITIZE=1      build with AddressSanitizer + UndefinedBehaviorSanitizer (separate build dir)
+#   make NO_SIMD=1       portable kernels only
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+BUILD   ?= build
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS += -Ilib -MMD -MP -D_DEFAULT_SOURCE
+LDLIBS  += -lyaml -lz -lm -pthread
+
+LIB_SRC := $(sort $(shell find lib -name '*.c'))
+ifeq ($(NO_SIMD),1)
+LIB_SRC := $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC))
+CPPFLAGS += -DCNN_NO_SIMD
+endif
+CLI_SRC := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+all: cnn
+
+cnn: $(BUILD)/cnn
+	cp $< $@
+
+$(BUILD)/cnn: $(CLI_OBJ) $(BUILD)/libcnn.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libcnn.a: $(LIB_OBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -pthread -c $< -o $@
+
+# SIMD units are the only ones built for a wider instruction set; they are called only
+# after cpuid says the CPU has it.
+$(BUILD)/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -mavx2 -mfma -pthread -c $< -o $@
+$(BUILD)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -pthread -c $< -o $@
+# stb_image is third-party code: built with our limits but without our warning set.
+$(BUILD)/lib/data/stb_unit.o: lib/data/stb_unit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 $(CFLAGS) -w -c $< -o $@
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libcnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcnn.a $(LDLIBS)
+
+# Benchmark programs in scripts/*.c link the library like tests do (make build/scripts/NAME).
+$(BUILD)/scripts/%: scripts/%.c $(BUILD)/libcnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcnn.a $(LDLIBS)
+
+tests: $(TESTS) cnn
+
+test: tests
+	@CNN=./cnn sh tests/run.sh $(TESTS)
+
+demo: 
+	sh datasets/demo.sh
+
+clean:
+	rm -rf build build-san cnn
+
+.PHONY: all test tests demo clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

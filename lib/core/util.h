@@ -1,0 +1,41 @@
+/* util.h - checked size arithmetic and small helpers shared by the whole library. */
+#ifndef CNN_UTIL_H
+#define CNN_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* *out = a * b; returns 0 on overflow of size_t (and leaves *out = SIZE_MAX). */
+static inline int size_mul(size_t a, size_t b, size_t *out) {
+    if (a && b > SIZE_MAX / a) { *out = SIZE_MAX; return 0; }
+    *out = a * b;
+    return 1;
+}
+static inline int size_add(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) { *out = SIZE_MAX; return 0; }
+    *out = a + b;
+    return 1;
+}
+
+/* Static split of n items over nth workers: worker ith gets [*lo, *hi). */
+static inline void split_range(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
+    int64_t q = n / nth, r = n % nth;
+    *lo = ith * q + (ith < r ? ith : r);
+    *hi = *lo + q + (ith < r);
+}
+
+/* 64-byte aligned allocation (freed with free()); NULL on failure or overflow. */
+static inline void *aligned_alloc64(size_t bytes) {
+    void *p = NULL;
+    if (bytes == 0) bytes = 64;
+    if (posix_memalign(&p, 64, (bytes + 63) & ~(size_t)63)) return NULL;
+    return p;
+}
+
+/* strdup that is C11-clean; NULL in gives NULL out. */
+char *str_dup(const char *s);
+/* Reads a whole file into a NUL-terminated buffer of at most max bytes. Returns 0, or
+ * CNN_ERR_DATA with a message naming the path. */
+struct cnn_error;
+int file_read_all(const char *path, size_t max, char **out, size_t *len, struct cnn_error *e);
+#endif
