@@ -11,7 +11,7 @@ static int check_pass_, check_fail_;
         else {                                                                  \
             check_fail_++;                                                      \
             fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);     \
-            fprintf(stderr, "" __VA_ARGS__);                                    \
+            fprintf(stderr, " " __VA_ARGS__);                                   \
             fputc('\n', stderr);                                                \
         }                                                                       \
     } while (0)

@@ -18,7 +18,10 @@ int cnn_fail(cnn_error *e, int code, const char *fmt, ...) {
 int cnn_error_prefix(cnn_error *e, const char *prefix) {
     if (!e) return CNN_ERR_RUNTIME;
     char tmp[sizeof e->msg];
-    snprintf(tmp, sizeof tmp, "%s: %s", prefix, e->msg);
+    int n = snprintf(tmp, sizeof tmp, "%s: ", prefix);
+    if (n < 0 || (size_t)n >= sizeof tmp) return e->code;
+    memcpy(tmp + n, e->msg, sizeof tmp - (size_t)n - 1);
+    tmp[sizeof tmp - 1] = 0;
     memcpy(e->msg, tmp, sizeof tmp);
     return e->code;
 }

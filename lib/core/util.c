@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 char *str_dup(const char *s) {
     if (!s) return NULL;
@@ -45,4 +46,29 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, cnn_err
     *out = buf;
     if (len) *len = n;
     return 0;
+}
+
+int mkdir_p(const char *path, cnn_error *e) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return cnn_fail(e, CNN_ERR_RUNTIME, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != 0) continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return cnn_fail(e, CNN_ERR_RUNTIME, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = c;
+        if (!c) break;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cnn_fail(e, CNN_ERR_RUNTIME, "%s: not a directory", path);
+    return 0;
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -38,4 +38,8 @@ char *str_dup(const char *s);
  * CNN_ERR_DATA with a message naming the path. */
 struct cnn_error;
 int file_read_all(const char *path, size_t max, char **out, size_t *len, struct cnn_error *e);
+/* mkdir -p; errors name the path. */
+int mkdir_p(const char *path, struct cnn_error *e);
+/* Seconds on a monotonic clock. */
+double now_seconds(void);
 #endif

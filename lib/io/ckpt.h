@@ -9,7 +9,9 @@
  *           str config, str config_name, str meta, u64 epoch, u64 step, u64 seed,
  *           u32 nclasses, nclasses x str, u32 ntensors,
  *           per tensor: str name, u32 ndim, ndim x u64 dims, count x f32
- *   where str = u32 length + bytes (no NUL). */
+ *   where str = u32 length + bytes (no NUL), and the f32 values of a tensor are byte-shuffled
+ *   in blocks of 65536 floats (the last block holds the rest): a block of b floats is b bytes
+ *   of byte 0 (least significant) of each float's bits, then b bytes of byte 1, 2, then 3. */
 #ifndef CNN_CKPT_H
 #define CNN_CKPT_H
 #include <stdint.h>

@@ -11,6 +11,8 @@ int simd_detect(void);
 /* 1 if `level` is compiled in and the CPU runs it. */
 int simd_supported(int level);
 const char *simd_name(int level);
+/* The level named s ("portable", "avx2", "avx512"), or -1 if s is NULL or no level's name. */
+int simd_from_name(const char *s);
 /* The CPU's model name from cpuid (brand string), into buf. */
 void cpu_model_name(char *buf, int n);
 #endif

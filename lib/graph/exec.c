@@ -1,0 +1,174 @@
+/* exec.c - running the graph: the activation memory plan, forward and backward.
+ *
+ * Memory plan: every buffer a step needs (outputs, saved values, output gradients) gets a
+ * lifetime on a timeline where forward of node i is time i and backward of node i is time
+ * 2*nn-1-i; buffers whose lifetimes do not overlap share arena space (first fit, largest
+ * first). So inference reuses activations layer to layer, and training keeps only two
+ * gradient buffers of a chain alive at once. Nothing is allocated during a step. */
+#include "graph.h"
+#include "../core/err.h"
+#include "../core/util.h"
+#include "../kernels/cpu.h"
+#include "../kernels/gemm.h"
+#include <stdlib.h>
+#include <string.h>
+
+int graph_set_threads(graph *g, int threads, cnn_error *e) {
+    if (threads <= 0) threads = cpu_count();
+    if (threads > 256) threads = 256;
+    if (g->pool && pool_size(g->pool) == threads) return 0;
+    pool_destroy(g->pool);
+    g->pool = pool_create(threads);
+    if (!g->pool) return cnn_fail(e, CNN_ERR_RUNTIME, "cannot start %d threads", threads);
+    g->nth = threads;
+    g->cap = 0; /* workspace is per thread: replan */
+    return 0;
+}
+
+typedef struct buf {
+    size_t floats;
+    int t0, t1;     /* live during [t0, t1] */
+    size_t off;
+    float **dst;    /* where to store the pointer */
+} buf;
+
+static int by_size_desc(const void *a, const void *b) {
+    const buf *x = a, *y = b;
+    return (x->floats < y->floats) - (x->floats > y->floats);
+}
+
+/* First-fit placement; returns the arena size in floats. */
+static size_t plan(buf *b, int nb) {
+    qsort(b, (size_t)nb, sizeof *b, by_size_desc);
+    size_t total = 0;
+    for (int i = 0; i < nb; i++) {
+        size_t off = 0;
+        for (int again = 1; again;) {
+            again = 0;
+            for (int j = 0; j < i; j++) {
+                if (b[j].t1 < b[i].t0 || b[i].t1 < b[j].t0) continue;
+                if (off + b[i].floats <= b[j].off || b[j].off + b[j].floats <= off) continue;
+                off = b[j].off + b[j].floats;
+                again = 1;
+            }
+        }
+        b[i].off = off;
+        if (off + b[i].floats > total) total = off + b[i].floats;
+    }
+    return total;
+}
+
+int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
+    if (!g->pool && graph_set_threads(g, 0, e)) return e ? e->code : CNN_ERR_RUNTIME;
+    if (batch <= g->cap && (!training || g->training_cap)) return 0;
+    int nn = g->nn, T = 2 * nn;
+    buf *b = calloc((size_t)nn * 3, sizeof *b);
+    if (!g->zeroed) g->zeroed = calloc((size_t)nn, 1);
+    if (!b || !g->zeroed) { free(b); return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory"); }
+    int nb = 0;
+    size_t ws = 0;
+    for (int i = 1; i < nn; i++) {
+        node *n = &g->nodes[i];
+        size_t per = (size_t)shape_size(n->out), floats;
+        if (!size_mul(per, (size_t)batch, &floats)) goto toobig;
+        floats = (floats + 15) & ~(size_t)15;
+        int last_use = i;
+        for (int j = i + 1; j < nn; j++)
+            for (int k = 0; k < g->nodes[j].nin; k++)
+                if (g->nodes[j].in[k] == i) last_use = j;
+        if (i == nn - 1) last_use = T; /* the output is read after the pass */
+        b[nb++] = (buf){floats, i, training ? T - 1 - i : last_use, 0, &n->y};
+        if (training) {
+            int first_bwd = T - 1 - last_use;
+            if (i == nn - 1) first_bwd = nn - 1;
+            b[nb++] = (buf){floats, first_bwd, T - 1 - i, 0, &n->dy};
+            size_t sv;
+            if (!size_mul((size_t)n->saved_floats, (size_t)batch, &sv) || !size_add(sv, (size_t)n->saved_fixed, &sv))
+                goto toobig;
+            if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, i, T - 1 - i, 0, &n->saved};
+            else n->saved = NULL;
+        } else {
+            n->dy = NULL;
+            size_t sv = (size_t)n->saved_fixed;
+            if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, i, i, 0, &n->saved};
+            else n->saved = NULL;
+        }
+        if (n->ws_floats > ws) ws = n->ws_floats;
+    }
+    size_t total = plan(b, nb);
+    size_t bytes;
+    if (!size_mul(total, sizeof(float), &bytes)) goto toobig;
+    float *arena = aligned_alloc64(bytes);
+    ws = (ws + 15) & ~(size_t)15;
+    size_t wsb;
+    if (!size_mul(ws * sizeof(float), (size_t)g->nth, &wsb)) { free(arena); goto toobig; }
+    float *w = aligned_alloc64(wsb);
+    if (!arena || !w) {
+        free(arena);
+        free(w);
+        free(b);
+        return cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory for activations of batch %d (%zu MB)", g->file, batch,
+                        bytes >> 20);
+    }
+    free(g->arena);
+    free(g->ws);
+    g->arena = arena;
+    g->arena_floats = total;
+    g->ws = w;
+    g->ws_stride = ws;
+    for (int i = 0; i < nb; i++) *b[i].dst = arena + b[i].off;
+    free(b);
+    g->cap = batch;
+    g->training_cap = training;
+    return 0;
+toobig:
+    free(b);
+    return cnn_fail(e, CNN_ERR_CONFIG, "%s: activations of batch %d overflow the address space", g->file, batch);
+}
+
+static void bind_inputs(graph *g, node *n, const float *x) {
+    if (!x) x = g->input;
+    for (int k = 0; k < n->nin; k++) {
+        int i = n->in[k];
+        n->x[k] = i == 0 ? x : g->nodes[i].y;
+        n->dx[k] = i == 0 ? NULL : g->nodes[i].dy;
+    }
+}
+
+static exec make_exec(graph *g, int n, int training, uint64_t seed, uint64_t step) {
+    exec x = {.n = n, .training = training, .pool = g->pool, .nth = pool_size(g->pool), .simd = g->simd,
+              .ws = g->ws, .ws_stride = g->ws_stride, .seed = seed, .step = step};
+    return x;
+}
+
+const float *graph_forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step) {
+    exec ex = make_exec(g, n, training, seed, step);
+    g->input = x;
+    for (int i = 1; i < g->nn; i++) {
+        node *nd = &g->nodes[i];
+        bind_inputs(g, nd, x);
+        nd->ops->fwd(nd, &ex);
+    }
+    return g->nodes[g->nn - 1].y;
+}
+
+void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t step) {
+    exec ex = make_exec(g, n, 1, seed, step);
+    memset(g->grads, 0, (size_t)g->nparams * sizeof(float));
+    char *zeroed = g->zeroed;
+    memset(zeroed, 0, (size_t)g->nn);
+    node *last = &g->nodes[g->nn - 1];
+    memcpy(last->dy, dout, (size_t)n * (size_t)shape_size(last->out) * sizeof(float));
+    zeroed[g->nn - 1] = 1;
+    for (int i = g->nn - 1; i >= 1; i--) {
+        node *nd = &g->nodes[i];
+        bind_inputs(g, nd, NULL);
+        for (int k = 0; k < nd->nin; k++) {
+            int j = nd->in[k];
+            if (j == 0 || zeroed[j]) continue;
+            memset(g->nodes[j].dy, 0, (size_t)n * (size_t)shape_size(g->nodes[j].out) * sizeof(float));
+            zeroed[j] = 1;
+        }
+        nd->ops->bwd(nd, &ex);
+    }
+}

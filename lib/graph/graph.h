@@ -1,0 +1,47 @@
+/* graph.h - the layer graph: nodes in topological order built from the config's layer
+ * list, one block each for parameters, gradients and buffers (so an optimizer or a future
+ * all-reduce sees one contiguous array), and a planned arena for activations. */
+#ifndef CNN_GRAPH_H
+#define CNN_GRAPH_H
+#include "../layers/layer.h"
+#include "ytree.h"
+
+typedef struct graph {
+    const char *file;       /* borrowed: config name for messages */
+    int nn;                 /* nodes, nodes[0] being the input */
+    node *nodes;
+    int64_t nparams, nbufs;
+    float *params, *grads, *bufs;   /* owned, 64-byte aligned */
+    /* execution state, sized by graph_reserve */
+    int cap, training_cap;  /* batch capacity and whether backward buffers exist */
+    float *arena;
+    size_t arena_floats;
+    float *ws;
+    size_t ws_stride;
+    char *zeroed;           /* nn flags used by backward; owned */
+    const float *input;     /* borrowed: the batch of the last forward */
+    pool *pool;             /* owned */
+    int nth, simd;
+} graph;
+
+/* Builds nodes from the `layers:` list for an input of shape `in`, checking names, inputs
+ * and shapes; allocates the parameter blocks (not yet initialised). */
+int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *e);
+void graph_free(graph *g);
+/* He/Glorot/constant initialisation from per-tensor random streams of seed. */
+void graph_init(graph *g, uint64_t seed);
+/* Creates the thread pool (threads <= 0: one per core) and picks the SIMD path. */
+int graph_set_threads(graph *g, int threads, cnn_error *e);
+/* Plans and allocates activations for batches of up to `batch` images; training adds the
+ * buffers backward needs. Cheap when the capacity already suffices. */
+int graph_reserve(graph *g, int batch, int training, cnn_error *e);
+/* Runs forward on n images x (n x input shape); returns the output (n x classes), which
+ * lives in the arena until the next call. */
+const float *graph_forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step);
+/* Runs backward from dout (n x classes, the loss gradient) after a training forward;
+ * gradients are overwritten (not accumulated across calls). */
+void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t step);
+/* Finds a tensor by its full name "layer.tensor"; NULL if none. */
+tensor *graph_tensor(graph *g, const char *full, node **owner);
+static inline shape graph_out_shape(const graph *g) { return g->nodes[g->nn - 1].out; }
+#endif

@@ -1,0 +1,176 @@
+/* gemm_avx2.c - the AVX2+FMA micro-kernel of sgemm (4 x 24 register tile) and the packing
+ * routines (transpose and copy). Built with -mavx2 -mfma; called only when cpuid says so.
+ * The AVX-512 path reuses the transpose packer, which is why that level implies AVX2.
+ *
+ * Why 4 x 24: 16 ymm registers hold 12 accumulators, 3 B vectors and 1 broadcast; a row
+ * count of 4 divides every conv layer's output-channel count, and 12 accumulators cover
+ * the FMA latency (4 cycles x 2 units = 8 in flight). */
+#include <immintrin.h>
+
+#include "gemm_kern.h"
+
+/* Lane masks for maskload/maskstore: the first n of 8 lanes. */
+static __m256i lane_mask(int n) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
+}
+
+/* One register tile: MR_ rows (1..4) and NV ymm columns (1..3) are compile-time constants
+ * after inlining, so the accumulators live in registers. */
+static inline __attribute__((always_inline)) void
+tile(const int MR_, const int NV, int kc, const float *A, const float *B, ptrdiff_t ldb,
+     float *C, ptrdiff_t ldc, int whole, __m256i mlast, float alpha, float beta) {
+    __m256 acc[4][3];
+#pragma GCC unroll 4
+    for (int r = 0; r < MR_; r++)
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
+
+#pragma GCC unroll 4
+    for (int r = 0; r < MR_; r++) {
+        _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(C + r * ldc + 8 * NV - 1), _MM_HINT_T0);
+    }
+
+    for (int k = 0; k < kc; k++) {
+        __m256 b[3];
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) b[v] = _mm256_loadu_ps(B + 8 * v);
+#pragma GCC unroll 4
+        for (int r = 0; r < MR_; r++) {
+            __m256 a = _mm256_broadcast_ss(A + r);
+#pragma GCC unroll 3
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]);
+        }
+        A += 4;
+        B += ldb;
+    }
+
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    /* vmaskmovps stores are slow on AMD: plain stores wherever the vector is whole. */
+#pragma GCC unroll 4
+    for (int r = 0; r < MR_; r++) {
+        float *c = C + r * ldc;
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) {
+            __m256 x = _mm256_mul_ps(acc[r][v], va);
+            if (v < NV - 1 || whole) {
+                if (beta == 1.0f) x = _mm256_add_ps(x, _mm256_loadu_ps(c + 8 * v));
+                else if (beta != 0.0f) /* beta == 0: C may hold NaN, not read */
+                    x = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8 * v), x);
+                _mm256_storeu_ps(c + 8 * v, x);
+            } else {
+                if (beta == 1.0f) x = _mm256_add_ps(x, _mm256_maskload_ps(c + 8 * v, mlast));
+                else if (beta != 0.0f)
+                    x = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c + 8 * v, mlast), x);
+                _mm256_maskstore_ps(c + 8 * v, mlast, x);
+            }
+        }
+    }
+}
+
+#define TILE_NV(MRV)                                                                   \
+    switch (nv) {                                                                      \
+    case 1: tile(MRV, 1, kc, Ap, Bp, ldbp, C, ldc, whole, m, alpha, beta); break;           \
+    case 2: tile(MRV, 2, kc, Ap, Bp, ldbp, C, ldc, whole, m, alpha, beta); break;           \
+    default: tile(MRV, 3, kc, Ap, Bp, ldbp, C, ldc, whole, m, alpha, beta); break;          \
+    }
+
+void gemm_kern_avx2(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
+                    float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta) {
+    int nv = (nr + 7) / 8;
+    int whole = nr == 8 * nv;
+    __m256i m = lane_mask(nr - 8 * (nv - 1));
+    switch (mr) {
+    case 1: TILE_NV(1) break;
+    case 2: TILE_NV(2) break;
+    case 3: TILE_NV(3) break;
+    default: TILE_NV(4) break;
+    }
+}
+
+/* Transposes an 8 x 8 block: out[h][r] = s[r*ld + h]. Each ymm is loaded as two 4-float
+ * halves (row i in the low lane, row i+4 in the high lane), so an in-lane 4x4 transpose
+ * finishes the job without cross-lane shuffles. */
+static inline __attribute__((always_inline)) void
+tr8x8(const float *s, ptrdiff_t ld, __m256 out[8]) {
+    __m256 x[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        x[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + i * ld)),
+                                    _mm_loadu_ps(s + (i + 4) * ld), 1);
+        x[i + 4] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(s + i * ld + 4)),
+                                        _mm_loadu_ps(s + (i + 4) * ld + 4), 1);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 8; h += 4) {
+        __m256 t0 = _mm256_unpacklo_ps(x[h], x[h + 1]);
+        __m256 t1 = _mm256_unpackhi_ps(x[h], x[h + 1]);
+        __m256 t2 = _mm256_unpacklo_ps(x[h + 2], x[h + 3]);
+        __m256 t3 = _mm256_unpackhi_ps(x[h + 2], x[h + 3]);
+        out[h] = _mm256_shuffle_ps(t0, t2, 0x44);
+        out[h + 1] = _mm256_shuffle_ps(t0, t2, 0xee);
+        out[h + 2] = _mm256_shuffle_ps(t1, t3, 0x44);
+        out[h + 3] = _mm256_shuffle_ps(t1, t3, 0xee);
+    }
+}
+
+/* Transpose-pack, in 8 x 8 register blocks. k is the outer loop so the destination is
+ * written as whole consecutive rows while the w source rows are read as w short streams. */
+void gemm_pack_t_avx2(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst) {
+    int w8 = w & ~7, w4 = w & ~3, k8 = kc & ~7, k4 = kc & ~3;
+    for (int k = 0; k < k8; k += 8)
+        for (int r = 0; r < w8; r += 8) {
+            __m256 t[8];
+            tr8x8(src + r * ld + k, ld, t);
+            float *d = dst + (ptrdiff_t)k * wp + r;
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) _mm256_storeu_ps(d + h * wp, t[h]);
+        }
+    if (w8 < w4) { /* one group of 4 rows (the AVX2 A panel is 4 rows) */
+        const float *s = src + w8 * ld;
+        for (int k = 0; k < k4; k += 4) {
+            __m128 x0 = _mm_loadu_ps(s + k), x1 = _mm_loadu_ps(s + ld + k);
+            __m128 x2 = _mm_loadu_ps(s + 2 * ld + k), x3 = _mm_loadu_ps(s + 3 * ld + k);
+            _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+            float *d = dst + (ptrdiff_t)k * wp + w8;
+            _mm_storeu_ps(d, x0);
+            _mm_storeu_ps(d + wp, x1);
+            _mm_storeu_ps(d + 2 * wp, x2);
+            _mm_storeu_ps(d + 3 * wp, x3);
+        }
+        for (int k = k4; k < kc; k++)
+            for (int i = w8; i < w4; i++) dst[(ptrdiff_t)k * wp + i] = src[i * ld + k];
+    }
+    for (int k = k8; k < kc; k++) /* k tail of the 8-row groups */
+        for (int i = 0; i < w8; i++) dst[(ptrdiff_t)k * wp + i] = src[i * ld + k];
+    for (int i = w4; i < w; i++) /* leftover rows */
+        for (int k = 0; k < kc; k++) dst[(ptrdiff_t)k * wp + i] = src[i * ld + k];
+    if (w < wp)
+        for (int k = 0; k < kc; k++)
+            for (int i = w; i < wp; i++) dst[(ptrdiff_t)k * wp + i] = 0.0f;
+}
+
+/* Copy-pack: maskload reads exactly the w valid floats and zero-fills the rest. */
+void gemm_pack_n_avx2(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst) {
+    if (w == 24 && wp == 24) { /* the common full strip */
+        for (int k = 0; k < kc; k++, src += ld, dst += 24) {
+            __m256 x0 = _mm256_loadu_ps(src), x1 = _mm256_loadu_ps(src + 8),
+                   x2 = _mm256_loadu_ps(src + 16);
+            _mm256_storeu_ps(dst, x0);
+            _mm256_storeu_ps(dst + 8, x1);
+            _mm256_storeu_ps(dst + 16, x2);
+        }
+        return;
+    }
+    if (w == 4 && wp == 4) { /* a full A panel */
+        for (int k = 0; k < kc; k++, src += ld, dst += 4) _mm_storeu_ps(dst, _mm_loadu_ps(src));
+        return;
+    }
+    for (int k = 0; k < kc; k++, src += ld, dst += wp) {
+        int c = 0;
+        for (; c + 8 <= wp; c += 8)
+            _mm256_storeu_ps(dst + c, _mm256_maskload_ps(src + c, lane_mask(w - c)));
+        for (; c < wp; c++) dst[c] = c < w ? src[c] : 0.0f;
+    }
+}

@@ -1,0 +1,32 @@
+/* gemm_kern.h - the private interface between the blocked sgemm driver (gemm.c) and its
+ * per-instruction-set micro-kernels and packing routines (gemm_avx2.c, gemm_avx512.c).
+ *
+ * Packed layouts. A is packed in panels of MR rows: panel[k*MR + r] = op(A)[i0 + r, k0 + k],
+ * rows past the matrix are zero. B is packed in strips of up to NR columns, each zero-padded
+ * to wp (a multiple of the kernel's vector width): strip[k*wp + c] = op(B)[k0 + k, j0 + c]. */
+#ifndef CNN_GEMM_KERN_H
+#define CNN_GEMM_KERN_H
+#include <stddef.h>
+
+/* C[mr x nr] = alpha * Ap * Bp + beta * C over kc steps, where Ap is one packed A panel
+ * (stride MR per k) and Bp advances ldbp floats per k (a packed strip, or B itself when
+ * its rows are already contiguous). beta == 0: C is not read. mr <= MR, nr <= NR; the
+ * kernel reads ceil(nr / vector width) vectors of Bp per k and touches no C outside mr x nr. */
+typedef void (*gemm_kern_fn)(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
+                             float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
+/* dst[k*wp + r] = src[r*ld + k] for r < w, k < kc; zero for w <= r < wp (a transpose). */
+typedef void (*gemm_pack_fn)(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst);
+/* gemm_pack_n has the same signature: dst[k*wp + c] = src[k*ld + c] for c < w; zero up to wp. */
+
+#ifndef CNN_NO_SIMD
+/* AVX2 + FMA: 4 x 24 register tile (12 ymm accumulators), vector width 8. */
+void gemm_kern_avx2(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
+                    float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
+void gemm_pack_t_avx2(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst);
+void gemm_pack_n_avx2(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst);
+/* AVX-512: 8 x 48 register tile (24 zmm accumulators), vector width 16. */
+void gemm_kern_avx512(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
+                      float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
+void gemm_pack_n_avx512(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst);
+#endif
+#endif

@@ -1,0 +1,195 @@
+/* conv.c - 2-D convolution (groups, stride, padding, dilation, optional bias) as
+ * im2col + GEMM per image, images split statically over threads. Weight gradients are
+ * summed per thread, then the partials are added in thread order, so a given thread count
+ * always gives the same bits. Weights are OC x (C/groups) x KH x KW. */
+#include "layer.h"
+#include "../core/util.h"
+#include "../kernels/gemm.h"
+#include "../kernels/im2col.h"
+#include <stddef.h>
+#include <string.h>
+
+typedef struct conv_p {
+    int filters, kernel[2], stride[2], pad[2], dilation[2], groups, bias, init;
+} conv_p;
+
+static const keyspec conv_keys[] = {
+    {"filters", K_INT, offsetof(conv_p, filters), "0", 1, 1 << 16, NULL, "number of output channels (required)"},
+    {"kernel", K_INT2, offsetof(conv_p, kernel), "3", 1, 256, NULL, "kernel size: k or [kh, kw]"},
+    {"stride", K_INT2, offsetof(conv_p, stride), "1", 1, 256, NULL, "stride: s or [sh, sw]"},
+    {"padding", K_PAD2, offsetof(conv_p, pad), "same", 0, 256, NULL,
+     "same (keeps size at stride 1: dilation*(k-1)/2), valid (0), a number or [ph, pw]"},
+    {"dilation", K_INT2, offsetof(conv_p, dilation), "1", 1, 64, NULL, "spacing between kernel taps"},
+    {"groups", K_INT, offsetof(conv_p, groups), "1", 1, 1 << 16, NULL,
+     "channel groups; groups = input channels = filters is depthwise"},
+    {"bias", K_BOOL, offsetof(conv_p, bias), "true", 0, 0, NULL, "add a learned bias per filter (off before batchnorm)"},
+    {"init", K_ENUM, offsetof(conv_p, init), "he", 0, 0, "he|glorot", "weight initialisation"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
+
+/* Geometry shared by forward and backward. */
+typedef struct geo {
+    int C, H, W, OC, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, G, Cg, OCg, Kg;
+    int direct; /* 1x1, stride 1, no padding: the input is its own im2col */
+} geo;
+
+static geo conv_geo(const node *n) {
+    const conv_p *p = n->p;
+    geo g;
+    g.C = n->ins[0].c; g.H = n->ins[0].h; g.W = n->ins[0].w;
+    g.OC = p->filters; g.KH = p->kernel[0]; g.KW = p->kernel[1];
+    g.SH = p->stride[0]; g.SW = p->stride[1]; g.DH = p->dilation[0]; g.DW = p->dilation[1];
+    g.PH = p->pad[0] < 0 ? g.DH * (g.KH - 1) / 2 : p->pad[0];
+    g.PW = p->pad[1] < 0 ? g.DW * (g.KW - 1) / 2 : p->pad[1];
+    g.OH = (g.H + 2 * g.PH - g.DH * (g.KH - 1) - 1) / g.SH + 1;
+    g.OW = (g.W + 2 * g.PW - g.DW * (g.KW - 1) - 1) / g.SW + 1;
+    if (g.H + 2 * g.PH - g.DH * (g.KH - 1) - 1 < 0) g.OH = 0;
+    if (g.W + 2 * g.PW - g.DW * (g.KW - 1) - 1 < 0) g.OW = 0;
+    g.G = p->groups; g.Cg = g.C / g.G; g.OCg = g.OC / g.G; g.Kg = g.Cg * g.KH * g.KW;
+    g.direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+    return g;
+}
+
+static size_t gemm_ws(const geo *g) {
+    int hw = g->OH * g->OW;
+    size_t a = sgemm_ws_floats(g->OCg, hw, g->Kg), b = sgemm_ws_floats(g->OCg, g->Kg, hw),
+           c = sgemm_ws_floats(g->Kg, hw, g->OCg);
+    if (b > a) a = b;
+    if (c > a) a = c;
+    return (a + 15) & ~(size_t)15;
+}
+
+static int conv_infer(node *n, cnn_error *e) {
+    const conv_p *p = n->p;
+    if (!p->filters) return node_fail(n, e, "'filters' is required");
+    geo g = conv_geo(n);
+    if (g.C % g.G || g.OC % g.G)
+        return node_fail(n, e, "groups %d must divide both the input channels (%d) and filters (%d)", g.G, g.C, g.OC);
+    if (g.OH < 1 || g.OW < 1)
+        return node_fail(n, e, "a %dx%d kernel (dilation %d) does not fit the %dx%d input with padding %d",
+                         g.KH, g.KW, g.DH, g.H, g.W, g.PH);
+    n->out = (shape){g.OC, g.OH, g.OW};
+    int wd[4] = {g.OC, g.Cg, g.KH, g.KW};
+    tensor *w = node_tensor(n, "weight", T_PARAM, p->init ? INIT_GLOROT : INIT_HE, 1, 4, wd);
+    w->fan_in = g.Kg;
+    w->fan_out = g.OCg * g.KH * g.KW;
+    if (p->bias) node_tensor(n, "bias", T_PARAM, INIT_ZERO, 0, 1, &g.OC);
+    int64_t colf = g.direct ? 0 : (int64_t)g.Kg * g.OH * g.OW;
+    if (colf > CNN_MAX_TENSOR) return node_fail(n, e, "the im2col buffer of %lld values is too large", (long long)colf);
+    n->ws_floats = (size_t)((colf + 15) & ~15) + (size_t)((w->count + g.OC + 15) & ~15) + gemm_ws(&g);
+    n->macs = (int64_t)g.OC * g.OH * g.OW * g.Kg;
+    return 0;
+}
+
+typedef struct job { node *n; exec *x; geo g; } job;
+
+static void fwd_part(void *arg, int ith, int nth) {
+    job *j = arg;
+    const geo *g = &j->g;
+    node *n = j->n;
+    int64_t lo, hi;
+    split_range(j->x->n, ith, nth, &lo, &hi);
+    float *ws = exec_ws(j->x, ith);
+    float *col = ws;
+    float *gws = ws + (g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15)) +
+                 (((size_t)n->t[0].count + g->OC + 15) & ~(size_t)15);
+    const float *wt = n->t[0].data, *bias = n->nt > 1 ? n->t[1].data : NULL;
+    int hw = g->OH * g->OW;
+    for (int64_t b = lo; b < hi; b++) {
+        const float *xb = n->x[0] + b * (int64_t)g->C * g->H * g->W;
+        float *yb = n->y + b * (int64_t)g->OC * hw;
+        for (int gr = 0; gr < g->G; gr++) {
+            const float *xg = xb + (int64_t)gr * g->Cg * g->H * g->W;
+            const float *src = xg;
+            if (!g->direct) {
+                im2col(xg, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH, g->DW, g->OH, g->OW, col);
+                src = col;
+            }
+            sgemm(j->x->simd, 0, 0, g->OCg, hw, g->Kg, 1.0f, wt + (int64_t)gr * g->OCg * g->Kg, g->Kg, src, hw, 0.0f,
+                  yb + (int64_t)gr * g->OCg * hw, hw, gws);
+        }
+        if (bias)
+            for (int oc = 0; oc < g->OC; oc++) {
+                float *yc = yb + (int64_t)oc * hw, bv = bias[oc];
+                for (int i = 0; i < hw; i++) yc[i] += bv;
+            }
+    }
+}
+
+static void conv_fwd(node *n, exec *x) {
+    job j = {n, x, conv_geo(n)};
+    pool_run(x->pool, fwd_part, &j);
+}
+
+static void bwd_part(void *arg, int ith, int nth) {
+    job *j = arg;
+    const geo *g = &j->g;
+    node *n = j->n;
+    int64_t lo, hi;
+    split_range(j->x->n, ith, nth, &lo, &hi);
+    float *ws = exec_ws(j->x, ith);
+    size_t colf = g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15);
+    float *col = ws, *dwp = ws + colf, *dbp = dwp + n->t[0].count;
+    float *gws = dwp + (((size_t)n->t[0].count + g->OC + 15) & ~(size_t)15);
+    memset(dwp, 0, ((size_t)n->t[0].count + g->OC) * sizeof(float));
+    const float *wt = n->t[0].data;
+    int hw = g->OH * g->OW;
+    for (int64_t b = lo; b < hi; b++) {
+        const float *xb = n->x[0] + b * (int64_t)g->C * g->H * g->W;
+        const float *dyb = n->dy + b * (int64_t)g->OC * hw;
+        float *dxb = n->dx[0] ? n->dx[0] + b * (int64_t)g->C * g->H * g->W : NULL;
+        for (int gr = 0; gr < g->G; gr++) {
+            const float *xg = xb + (int64_t)gr * g->Cg * g->H * g->W;
+            const float *dyg = dyb + (int64_t)gr * g->OCg * hw;
+            const float *wg = wt + (int64_t)gr * g->OCg * g->Kg;
+            const float *src = xg;
+            if (!g->direct) {
+                im2col(xg, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH, g->DW, g->OH, g->OW, col);
+                src = col;
+            }
+            sgemm(j->x->simd, 0, 1, g->OCg, g->Kg, hw, 1.0f, dyg, hw, src, hw, 1.0f, dwp + (int64_t)gr * g->OCg * g->Kg,
+                  g->Kg, gws);
+            if (!dxb) continue;
+            float *dxg = dxb + (int64_t)gr * g->Cg * g->H * g->W;
+            if (g->direct) {
+                sgemm(j->x->simd, 1, 0, g->Kg, hw, g->OCg, 1.0f, wg, g->Kg, dyg, hw, 1.0f, dxg, hw, gws);
+            } else {
+                sgemm(j->x->simd, 1, 0, g->Kg, hw, g->OCg, 1.0f, wg, g->Kg, dyg, hw, 0.0f, col, hw, gws);
+                col2im_add(col, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH, g->DW, g->OH,
+                           g->OW, dxg);
+            }
+        }
+        if (n->nt > 1)
+            for (int oc = 0; oc < g->OC; oc++) {
+                const float *d = dyb + (int64_t)oc * hw;
+                float s = 0;
+                for (int i = 0; i < hw; i++) s += d[i];
+                dbp[oc] += s;
+            }
+    }
+}
+
+/* Adds the per-thread partials into the gradients, each element in thread order. */
+static void reduce_part(void *arg, int ith, int nth) {
+    job *j = arg;
+    node *n = j->n;
+    const geo *g = &j->g;
+    size_t colf = g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15);
+    int64_t nw = n->t[0].count, total = nw + (n->nt > 1 ? g->OC : 0), lo, hi;
+    split_range(total, ith, nth, &lo, &hi);
+    for (int t = 0; t < j->x->nth; t++) {
+        const float *part = exec_ws(j->x, t) + colf;
+        for (int64_t i = lo; i < hi; i++) {
+            if (i < nw) n->t[0].grad[i] += part[i];
+            else n->t[1].grad[i - nw] += part[i];
+        }
+    }
+}
+
+static void conv_bwd(node *n, exec *x) {
+    job j = {n, x, conv_geo(n)};
+    pool_run(x->pool, bwd_part, &j);
+    pool_run(x->pool, reduce_part, &j);
+}
+
+const layer_ops layer_conv = {"conv", "2-D convolution: filters sliding over the image", conv_keys, sizeof(conv_p),
+                              1, 1, conv_infer, conv_fwd, conv_bwd};

@@ -1,0 +1,111 @@
+/* layer.h - what a layer is: a const table of operations (parse keys, infer shape, run
+ * forward and backward) plus the per-node state the graph keeps for it. Layers adapt graph
+ * nodes to kernel calls; kernels know nothing of nodes.
+ *
+ * Contract of the operations:
+ *  - infer(n, e): n->ins[] and n->p (parsed keys) are set. Fill n->out, declare tensors with
+ *    node_tensor(), set n->saved_floats (per image, kept from forward for backward),
+ *    n->ws_floats (per-thread scratch), n->macs. Errors name the layer: use node_fail().
+ *    After a successful infer, forward and backward cannot fail.
+ *  - fwd(n, x): read n->x[i] (batch x ins[i]), write n->y (batch x out). Training mode may
+ *    write n->saved. Split over x->pool as the layer sees fit.
+ *  - bwd(n, x): read n->dy (and n->y, n->x[i], n->saved); ADD into n->dx[i] (NULL when
+ *    that input needs no gradient) and into the tensors' grad arrays. The executor zeroes
+ *    gradients once per step, so fan-out needs no special case.
+ * Every layer's gradient is checked numerically by tests/test_layers.c from the registry. */
+#ifndef CNN_LAYER_H
+#define CNN_LAYER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "../cnn.h"
+#include "../core/pool.h"
+#include "../graph/keys.h"
+
+enum { MAX_IN = 8, MAX_TENSORS = 4 };
+
+typedef struct shape { int c, h, w; } shape;
+static inline int64_t shape_size(shape s) { return (int64_t)s.c * s.h * s.w; }
+
+typedef enum { T_PARAM, T_BUFFER } tkind;      /* trained, or state such as running means */
+typedef enum { INIT_ZERO, INIT_ONE, INIT_HE, INIT_GLOROT } tinit;
+
+typedef struct tensor {
+    char name[24];          /* suffix after the layer name: "weight", "running_mean" */
+    tkind kind;
+    tinit init;
+    int decay;              /* weight decay applies (weights yes, biases and norms no) */
+    int ndim;
+    int dims[4];
+    int64_t count;
+    int fan_in, fan_out;    /* for He/Glorot */
+    size_t off;             /* offset in the model's param (or buffer) block */
+    float *data;            /* borrowed from the model's block */
+    float *grad;            /* T_PARAM: borrowed from the model's gradient block */
+} tensor;
+
+typedef struct node node;
+typedef struct exec exec;
+
+typedef struct layer_ops {
+    const char *type;       /* the YAML `type:` */
+    const char *doc;        /* one line for `cnn help layers` */
+    const keyspec *keys;    /* accepted keys besides type/name/input/inputs */
+    size_t psize;           /* bytes of the parsed-keys struct */
+    int min_in, max_in;
+    int (*infer)(node *n, cnn_error *e);
+    void (*fwd)(node *n, exec *x);
+    void (*bwd)(node *n, exec *x);
+} layer_ops;
+
+struct node {
+    const layer_ops *ops;   /* NULL for the graph's input node */
+    char name[64];
+    int line, col;          /* where the layer is in the YAML file */
+    const char *file;       /* borrowed: the config's name, for messages */
+    int index;              /* position in topological order */
+    int nin, in[MAX_IN];    /* producer node indices */
+    shape ins[MAX_IN], out;
+    void *p;                /* parsed keys (ops->psize bytes); owned by the graph */
+    int nt;
+    tensor t[MAX_TENSORS];
+    int64_t saved_floats;   /* per image */
+    int64_t saved_fixed;    /* per batch (e.g. batch statistics) */
+    size_t ws_floats;       /* per thread */
+    int64_t macs;           /* multiply-adds per image, forward */
+    int inplace_ok;         /* backward needs only y (not x), so x may be overwritten */
+    /* Set by the executor for each run: */
+    const float *x[MAX_IN];
+    float *dx[MAX_IN];
+    float *y, *dy, *saved;
+};
+
+/* What a forward/backward call may use. */
+struct exec {
+    int n;                  /* images in the batch */
+    int training;
+    pool *pool;
+    int nth;                /* pool size */
+    int simd;               /* SIMD_* level for kernels */
+    float *ws;              /* nth * ws_stride floats */
+    size_t ws_stride;
+    uint64_t seed, step;    /* for per-sample random streams (dropout) */
+};
+
+static inline float *exec_ws(const exec *x, int ith) { return x->ws + (size_t)ith * x->ws_stride; }
+
+/* Declares a tensor of the node; returns it (for fan-in/out) or NULL if n->nt is full. */
+tensor *node_tensor(node *n, const char *name, tkind kind, tinit init, int decay, int ndim, const int *dims);
+/* Fails with "file:line:col: layer 'name' (type): <message>". */
+int node_fail(const node *n, cnn_error *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Checks that c*h*w fits the per-sample tensor limit. */
+int node_check_shape(const node *n, shape s, cnn_error *e);
+
+/* Runs fn(ctx, lo, hi) over a static split of [0, total) across the pool; `cost` is the
+ * work of one item (in values touched) and decides whether waking threads is worth it. */
+typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi);
+void exec_for(exec *x, int64_t total, int64_t cost, range_fn fn, void *ctx);
+
+/* The registry: every layer type, NULL-terminated. */
+extern const layer_ops *const layer_registry[];
+const layer_ops *layer_find(const char *type);
+#endif

@@ -1,0 +1,28 @@
+/* registry.c - the table of layer types the YAML `type:` names, and shared helpers. */
+#include "layer.h"
+#include "../core/util.h"
+
+extern const layer_ops layer_conv, layer_dense, layer_maxpool, layer_avgpool, layer_gap, layer_batchnorm,
+    layer_dropout, layer_relu, layer_leaky, layer_sigmoid, layer_tanh, layer_gelu, layer_swish, layer_add,
+    layer_concat, layer_flatten;
+
+const layer_ops *const layer_registry[] = {
+    &layer_conv, &layer_dense, &layer_maxpool, &layer_avgpool, &layer_gap, &layer_batchnorm,
+    &layer_dropout, &layer_relu, &layer_leaky, &layer_sigmoid, &layer_tanh, &layer_gelu,
+    &layer_swish, &layer_add, &layer_concat, &layer_flatten, NULL};
+
+typedef struct range_job { int64_t total; range_fn fn; void *ctx; } range_job;
+
+static void range_part(void *arg, int ith, int nth) {
+    range_job *j = arg;
+    int64_t lo, hi;
+    split_range(j->total, ith, nth, &lo, &hi);
+    if (hi > lo) j->fn(j->ctx, lo, hi);
+}
+
+void exec_for(exec *x, int64_t total, int64_t cost, range_fn fn, void *ctx) {
+    range_job j = {total, fn, ctx};
+    /* Small jobs are not worth waking the other threads for. */
+    if (total * cost < 16384 || total < 2) fn(ctx, 0, total);
+    else pool_run(x->pool, range_part, &j);
+}
