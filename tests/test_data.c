@@ -367,28 +367,26 @@ static void test_image_formats(void) {
     CHECK(image_load(P("rt3.png"), 3, 0, 7, back, &e) == CNN_ERR_CONFIG, "zero height refused");
 }
 
-/* Every truncation and a few hundred random byte flips of an encoded image: each load is
- * an image or a clean one-line error naming the file, and nothing crashes (under ASan). */
-static int fuzz_image(const char *ext, const unsigned char *img, size_t len) {
+/* Every truncation and `flips` random damages (1 to 4 bytes changed) of an encoded image: each
+ * load is an image or a clean one-line error naming the file, and nothing crashes or
+ * trips ASan/UBSan. */
+static int fuzz_image(const char *ext, const unsigned char *img, size_t len, int flips) {
     cnn_error e = {0};
     uint8_t out[3 * 5 * 5];
-    char name[32];
-    snprintf(name, sizeof name, "fuzz.%s", ext);
-    const char *path = P("%s", name);
     int ok = 1;
-    for (size_t cut = 1; cut < len; cut++) {
-        write_file(path, img, cut);
-        int rc = image_load(path, 3, 5, 5, out, &e);
-        if (!(rc == 0 || (rc == CNN_ERR_DATA && msg_ok(&e, path, NULL)))) { fprintf(stderr, "cut %zu: %s\n", cut, e.msg); ok = 0; }
-    }
-    rng r = rng_stream(1, 99, (uint64_t)len, 0);
     unsigned char *m = malloc(len);
-    for (int k = 0; k < 300; k++) {
-        memcpy(m, img, len);
-        for (int j = 0; j < 1 + k % 4; j++) m[rng_below(&r, (uint32_t)len)] ^= (unsigned char)(1 + rng_below(&r, 255));
-        write_file(path, m, len);
-        int rc = image_load(path, 1 + 2 * (k & 1), 5, 5, out, &e);
-        if (!(rc == 0 || (rc == CNN_ERR_DATA && msg_ok(&e, path, NULL)))) { fprintf(stderr, "flip %d: %s\n", k, e.msg); ok = 0; }
+    rng r = rng_stream(1, 99, (uint64_t)len, 0);
+    /* A fresh file each time: rewriting one file in place is slow on some file systems. */
+    for (size_t k = 1; k < len + (size_t)flips; k++) {
+        size_t n = k < len ? k : len;
+        memcpy(m, img, n);
+        if (k >= len)
+            for (size_t j = 0; j <= k % 4; j++) m[rng_below(&r, (uint32_t)len)] ^= (unsigned char)(1 + rng_below(&r, 255));
+        const char *path = P("fuzz%zu.%s", k, ext);
+        write_file(path, m, n);
+        int rc = image_load(path, k & 1 ? 3 : 1, 5, 5, out, &e);
+        if (!(rc == 0 || (rc == CNN_ERR_DATA && msg_ok(&e, path, NULL)))) { fprintf(stderr, "%s: %s\n", path, e.msg); ok = 0; }
+        unlink(path);
     }
     free(m);
     return ok;
@@ -458,9 +456,9 @@ static void test_image_jpeg_bmp_gif(void) {
     int ok = 1;
     for (int y = 0; y < 16; y++)
         for (int x = 0; x < 16; x++)
-            ok &= abs(out[y * 16 + x] - x * 16) <= 12 && abs(out[256 + y * 16 + x] - y * 16) <= 12 && abs(out[512 + y * 16 + x] - 128) <= 12;
+            ok &= abs(out[y * 16 + x] - x * 16) <= 20 && abs(out[256 + y * 16 + x] - y * 16) <= 20 && abs(out[512 + y * 16 + x] - 128) <= 20;
     CHECK(ok, "JPEG pixels close to the original");
-    CHECK(fuzz_image("jpg", jpeg16, sizeof jpeg16), "a damaged JPEG is an image or a clean error");
+    CHECK(fuzz_image("jpg", jpeg16, sizeof jpeg16, 3000), "a damaged JPEG is an image or a clean error");
     unsigned char rgb[5 * 3 * 3];
     for (int i = 0; i < 45; i++) rgb[i] = (unsigned char)(i * 5);
     size_t bl;
@@ -468,9 +466,9 @@ static void test_image_jpeg_bmp_gif(void) {
     write_file(P("t.bmp"), bmp, bl);
     CHECK(image_load(P("t.bmp"), 3, 3, 5, out, &e) == 0 && out[0] == rgb[0] && out[1] == rgb[3] && out[15] == rgb[1] &&
           out[30 + 14] == rgb[44], "%s", e.msg);
-    CHECK(fuzz_image("bmp", bmp, bl), "a damaged BMP is an image or a clean error");
+    CHECK(fuzz_image("bmp", bmp, bl, 1000), "a damaged BMP is an image or a clean error");
     free(bmp);
-    CHECK(fuzz_image("gif", anim_gif, sizeof anim_gif - 1), "a damaged GIF is an image or a clean error");
+    CHECK(fuzz_image("gif", anim_gif, sizeof anim_gif - 1, 1000), "a damaged GIF is an image or a clean error");
 }
 
 static void test_image_hostile(void) {
@@ -493,8 +491,11 @@ static void test_image_hostile(void) {
     unsigned char *png = read_whole(P("full.png"), &len);
     write_file(P("trunc.png"), png, len / 2);
     CHECK(image_load(P("trunc.png"), 3, 8, 8, out, &e) == CNN_ERR_DATA && msg_ok(&e, P("trunc.png"), "not a supported image"), "%s", e.msg);
-    CHECK(fuzz_image("png", png, len), "a damaged PNG is an image or a clean error");
+    CHECK(fuzz_image("png", png, len, 1000), "a damaged PNG is an image or a clean error");
     free(png);
+    /* a FIFO is refused, not waited on */
+    if (mkfifo(P("pipe.png"), 0600) == 0)
+        CHECK(image_load(P("pipe.png"), 1, 8, 8, out, &e) == CNN_ERR_DATA && msg_ok(&e, P("pipe.png"), "not a regular file"), "%s", e.msg);
     /* oversize claimed dimensions, refused before decoding: a PNG header and a BMP header */
     png_raw(P("huge.png"), 100000, 100000, 8, 0, NULL, NULL, 0);
     CHECK(image_load(P("huge.png"), 1, 8, 8, out, &e) == CNN_ERR_DATA && msg_ok(&e, P("huge.png"), "16384"), "%s", e.msg);
@@ -587,7 +588,7 @@ static void test_csv(void) {
     make_png(P("l/img/a.png"), 10);
     make_png(P("l/img/b,c.png"), 20);
     make_png(P("l/img/\"q\".png"), 30);
-    write_text(P("l/list.csv"), "path,label\r\nimg/a.png,1\r\n\r\n\"img/b,c.png\",0\n   \n\"img/\"\"q\"\".png\" , 2 \n");
+    write_text(P("l/list.csv"), "\xef\xbb\xbfpath,label\r\nimg/a.png,1\r\n\r\n\"img/b,c.png\",0\n   \n\"img/\"\"q\"\".png\" , 2 \n");
     dataset d = {0};
     cnn_error e = {0};
     CHECK(data_load_csv(P("l/list.csv"), 1, 2, 2, &d, &e) == 0, "%s", e.msg);
@@ -628,6 +629,12 @@ static void test_csv(void) {
     CHECK(data_load_csv(P("l/empty.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("l/empty.csv"), "no images"), "%s", e.msg);
     write_text(P("l/emptylabel.csv"), "img/a.png,\n");
     CHECK(data_load_csv(P("l/emptylabel.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("l/emptylabel.csv"), "empty label"), "%s", e.msg);
+    write_text(P("l/multiline.csv"), "img/a.png,\"two\nlines\"\r\nimg/a.png,cat\nimg/zzz.png,dog\n");
+    CHECK(data_load_csv(P("l/multiline.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA &&
+          msg_ok(&e, P("l/multiline.csv"), "multiline.csv:4: img/zzz.png: No such file"), "%s", e.msg);
+    write_text(P("l/afterquote.csv"), "img/a.png,\"cat\"x\n");
+    CHECK(data_load_csv(P("l/afterquote.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA &&
+          msg_ok(&e, P("l/afterquote.csv"), "afterquote.csv:1:16: unexpected 'x'"), "%s", e.msg);
     write_text(P("l/notimg.csv"), "list.csv,0\n");
     CHECK(data_load_csv(P("l/notimg.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA &&
           msg_ok(&e, P("l/notimg.csv"), "notimg.csv:1: list.csv: not a supported image"), "%s", e.msg);

@@ -1,10 +1,10 @@
 /* csv.c - a CSV list of "path,label" records naming image files (relative paths resolve
  * against the CSV's directory). Fields may be quoted ("" is a quote inside quotes) and
  * may then hold commas and newlines; unquoted fields lose surrounding spaces and tabs;
- * lines end in LF, CRLF or CR; blank lines are skipped; a first record "path,label" is a
- * header. The first label decides the kind: an integer makes every label a class number
- * (names NULL, nclasses = max + 1), anything else makes every label a class name (names
- * = the sorted distinct labels). */
+ * lines end in LF, CRLF or CR; blank lines and a leading UTF-8 BOM are skipped; a first
+ * record "path,label" is a header. The first label decides the kind: an integer makes
+ * every label a class number (names NULL, nclasses = max + 1), anything else makes every
+ * label a class name (names = the sorted distinct labels). */
 #include "dataset.h"
 #include "data_priv.h"
 #include "../core/err.h"
@@ -108,6 +108,7 @@ static int parse_csv(const char *name, const char *text, size_t len, csv_rec **o
         for (const char *q = text; q < nul; q++) line += *q == '\n';
         return cnn_fail(e, CNN_ERR_DATA, "%s:%d: NUL byte: not a text file", name, line);
     }
+    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) ps.p = ps.line_start = text + 3; /* UTF-8 BOM (spreadsheets) */
     while (!rc && ps.p < ps.end) {
         if (blank_line_ahead(&ps)) { /* blank or white line */
             while (ps.p < ps.end && is_blank(*ps.p)) ps.p++;

@@ -7,6 +7,7 @@
 #include "../core/err.h"
 #include "../core/util.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,34 +19,37 @@
  * plus room for its headers. Kept below INT_MAX, which is what stb_image takes. */
 #define IMAGE_MAX_FILE_BYTES (((size_t)CNN_MAX_IMAGE_SIDE * CNN_MAX_IMAGE_SIDE * 4) + ((size_t)1 << 20))
 
-/* Reads a whole regular file; the buffer is sized from fstat, never from the content. */
+/* Reads a whole regular file; the buffer is sized from fstat, never from the content.
+ * Opened non-blocking so that a FIFO among the images is refused instead of waited on. */
 static int read_image_file(const char *path, const char *shown, unsigned char **out, size_t *len,
                            cnn_error *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cnn_fail(e, CNN_ERR_DATA, "%s: %s", shown, strerror(errno));
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return cnn_fail(e, CNN_ERR_DATA, "%s: %s", shown, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        int err = errno;
-        fclose(f);
-        return cnn_fail(e, CNN_ERR_DATA, "%s: %s", shown, strerror(err));
-    }
     const char *bad = NULL;
-    if (S_ISDIR(st.st_mode)) bad = "is a directory, not an image file";
+    if (fstat(fd, &st) != 0) bad = strerror(errno);
+    else if (S_ISDIR(st.st_mode)) bad = "is a directory, not an image file";
     else if (!S_ISREG(st.st_mode)) bad = "not a regular file";
     else if (st.st_size == 0) bad = "empty file, not an image";
     else if ((uint64_t)st.st_size > IMAGE_MAX_FILE_BYTES) bad = "file larger than any image allowed (CNN_MAX_IMAGE_SIDE)";
-    if (bad) { fclose(f); return cnn_fail(e, CNN_ERR_DATA, "%s: %s", shown, bad); }
-    size_t n = (size_t)st.st_size;
+    if (bad) { close(fd); return cnn_fail(e, CNN_ERR_DATA, "%s: %s", shown, bad); }
+    size_t n = (size_t)st.st_size, got = 0;
     unsigned char *buf = malloc(n);
-    if (!buf) { fclose(f); return cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory reading %zu bytes", shown, n); }
-    size_t got = fread(buf, 1, n, f);
-    int rerr = ferror(f) ? errno : 0;
-    fclose(f);
-    if (got != n) {
-        free(buf);
-        if (rerr) return cnn_fail(e, CNN_ERR_DATA, "%s: %s", shown, strerror(rerr));
-        return cnn_fail(e, CNN_ERR_DATA, "%s: file shrank while being read", shown);
+    if (!buf) { close(fd); return cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory reading %zu bytes", shown, n); }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int er = errno;
+            close(fd);
+            free(buf);
+            return cnn_fail(e, CNN_ERR_DATA, "%s: %s", shown, strerror(er));
+        }
+        if (r == 0) break;
+        got += (size_t)r;
     }
+    close(fd);
+    if (got != n) { free(buf); return cnn_fail(e, CNN_ERR_DATA, "%s: file shrank while being read", shown); }
     *out = buf;
     *len = n;
     return CNN_OK;

@@ -131,7 +131,7 @@ static void bind_inputs(graph *g, node *n, const float *x) {
     for (int k = 0; k < n->nin; k++) {
         int i = n->in[k];
         n->x[k] = i == 0 ? x : g->nodes[i].y;
-        n->dx[k] = i == 0 ? NULL : g->nodes[i].dy;
+        n->dx[k] = i == 0 ? g->dinput : g->nodes[i].dy;
     }
 }
 
@@ -159,6 +159,7 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
     memset(zeroed, 0, (size_t)g->nn);
     node *last = &g->nodes[g->nn - 1];
     memcpy(last->dy, dout, (size_t)n * (size_t)shape_size(last->out) * sizeof(float));
+    if (g->dinput) memset(g->dinput, 0, (size_t)n * (size_t)shape_size(g->nodes[0].out) * sizeof(float));
     zeroed[g->nn - 1] = 1;
     for (int i = g->nn - 1; i >= 1; i--) {
         node *nd = &g->nodes[i];

@@ -275,6 +275,16 @@ void graph_init(graph *g, uint64_t seed) {
                 for (int64_t j = 0; j < t->count; j++) t->data[j] = sd * rng_normal(&r);
                 break;
             }
+            case INIT_LECUN: {
+                float sd = (float)sqrt(1.0 / (t->fan_in > 0 ? t->fan_in : 1));
+                for (int64_t j = 0; j < t->count; j++) t->data[j] = sd * rng_normal(&r);
+                break;
+            }
+            case INIT_TORCH: {
+                float a = (float)sqrt(1.0 / (t->fan_in > 0 ? t->fan_in : 1));
+                for (int64_t j = 0; j < t->count; j++) t->data[j] = a * (2.0f * rng_uniform(&r) - 1.0f);
+                break;
+            }
             case INIT_GLOROT: { /* uniform in +-sqrt(6 / (fan_in + fan_out)) */
                 float a = (float)sqrt(6.0 / (t->fan_in + t->fan_out > 0 ? t->fan_in + t->fan_out : 1));
                 for (int64_t j = 0; j < t->count; j++) t->data[j] = a * (2.0f * rng_uniform(&r) - 1.0f);

@@ -20,6 +20,7 @@ typedef struct graph {
     size_t ws_stride;
     char *zeroed;           /* nn flags used by backward; owned */
     const float *input;     /* borrowed: the batch of the last forward */
+    float *dinput;          /* borrowed, optional: backward writes the input's gradient here */
     pool *pool;             /* owned */
     int nth, simd;
 } graph;

@@ -57,28 +57,47 @@ static void pack_n_portable(const float *src, ptrdiff_t ld, int w, int kc, int w
 }
 
 /* One micro-kernel with its packers and cache blocking. MC is a multiple of MR and NC of
- * NR; KC bounds a B strip (KC x NR floats) to about L1 size, MC x KC sits in L2 (1-2 MB). */
+ * NR; KC bounds a B strip (KC x NR floats) to about L1 size, MC x KC sits in L2 (1-2 MB).
+ * kernt (optional) is the tile for op(B) = B^T, which broadcasts from B in place (see
+ * gemm_kern.h), with its own MRT x NRT tile and blocking. */
 typedef struct gemm_impl {
     int mr, nr, vl;     /* register tile; vector width that B strips are padded to */
     int mc, kc, nc;     /* cache blocking (upper bounds; the driver balances the steps) */
     gemm_kern_fn kern;
     gemm_pack_fn pack_t, pack_n;
+    int mrt, nrt, mct, kct;
+    gemm_kern_fn kernt;
+    int inplace;        /* read whole B strips in place when tb == 0: see b_inplace */
 } gemm_impl;
 
+#ifndef GEMM_KC2
+#define GEMM_KC2 128
+#endif
+#ifndef GEMM_KC5
+#define GEMM_KC5 384
+#endif
+#ifndef GEMM_INPLACE
+#define GEMM_INPLACE 1
+#endif
+#ifndef GEMM_KCT
+#define GEMM_KCT 1024
+#endif
+#ifndef GEMM_MCT
+#define GEMM_MCT 128
+#endif
+#define PORTABLE_IMPL {PMR, PNR, PNR, 192, 256, 2048, kern_portable, pack_t_portable, \
+                       pack_n_portable, 0, 0, 0, 0, NULL, 1}
 static const gemm_impl impls[SIMD_COUNT] = {
-    [SIMD_PORTABLE] = {PMR, PNR, PNR, 192, 256, 2048, kern_portable, pack_t_portable,
-                       pack_n_portable},
+    [SIMD_PORTABLE] = PORTABLE_IMPL,
 #ifndef CNN_NO_SIMD
-    [SIMD_AVX2] = {4, 24, 8, 192, 384, 2016, gemm_kern_avx2, gemm_pack_t_avx2,
-                   gemm_pack_n_avx2},
-    [SIMD_AVX512] = {8, 48, 16, 192, 384, 2016, gemm_kern_avx512, gemm_pack_t_avx2,
-                     gemm_pack_n_avx512},
+    [SIMD_AVX2] = {4, 24, 8, 192, GEMM_KC2, 2016, gemm_kern_avx2, gemm_pack_t_avx2,
+                   gemm_pack_n_avx2, 16, 6, GEMM_MCT, GEMM_KCT, gemm_kernt_avx2, 2},
+    [SIMD_AVX512] = {8, 48, 16, 192, GEMM_KC5, 2016, gemm_kern_avx512, gemm_pack_t_avx2,
+                     gemm_pack_n_avx512, 32, 12, GEMM_MCT, GEMM_KCT, gemm_kernt_avx512, 1},
 #else
     /* Levels that are not built fall back to the portable path. */
-    [SIMD_AVX2] = {PMR, PNR, PNR, 192, 256, 2048, kern_portable, pack_t_portable,
-                   pack_n_portable},
-    [SIMD_AVX512] = {PMR, PNR, PNR, 192, 256, 2048, kern_portable, pack_t_portable,
-                     pack_n_portable},
+    [SIMD_AVX2] = PORTABLE_IMPL,
+    [SIMD_AVX512] = PORTABLE_IMPL,
 #endif
 };
 
@@ -92,16 +111,29 @@ typedef struct gemm_plan {
     size_t a_floats, b_floats;
 } gemm_plan;
 
-static gemm_plan plan_for(const gemm_impl *im, int M, int N, int K) {
+#ifndef GEMM_KT_MIN
+#define GEMM_KT_MIN 0
+#endif
+static int use_kernt(const gemm_impl *im, int tb, int K) { return tb && im->kernt && K >= GEMM_KT_MIN; }
+
+static gemm_plan plan_for(const gemm_impl *im, int tb, int M, int N, int K) {
     gemm_plan p;
+    int T = use_kernt(im, tb, K);
+    int mr = T ? im->mrt : im->mr, mc = T ? im->mct : im->mc, kc = T ? im->kct : im->kc;
     /* Equal steps instead of full blocks plus a ragged last one: K = 576 with KC = 384
      * runs as 2 x 288, not 384 + 192. */
-    p.kstep = cdiv(K, cdiv(K, im->kc));
-    p.mstep = rup(cdiv(M, cdiv(M, im->mc)), im->mr);
-    p.nstep = N < im->nc ? N : im->nc;
-    p.keep_b = M > p.mstep;
+    p.kstep = cdiv(K, cdiv(K, kc));
+    p.mstep = rup(cdiv(M, cdiv(M, mc)), mr);
     p.a_floats = (size_t)p.mstep * p.kstep;
-    p.b_floats = (size_t)p.kstep * (p.keep_b ? rup(p.nstep, im->nr) : im->nr);
+    if (T) { /* B is read in place; only a ragged last column strip is copied */
+        p.nstep = N;
+        p.keep_b = 0;
+        p.b_floats = (size_t)im->nrt * p.kstep;
+    } else {
+        p.nstep = N < im->nc ? N : im->nc;
+        p.keep_b = M > p.mstep;
+        p.b_floats = (size_t)p.kstep * (p.keep_b ? rup(p.nstep, im->nr) : im->nr);
+    }
     return p;
 }
 
@@ -112,11 +144,12 @@ enum { WS_ALIGN = 16 };
 size_t sgemm_ws_floats(int M, int N, int K) {
     if (M <= 0 || N <= 0 || K <= 0) return WS_ALIGN;
     size_t most = 0;
-    for (int l = 0; l < SIMD_COUNT; l++) {
-        gemm_plan p = plan_for(&impls[l], M, N, K);
-        size_t need = p.a_floats + p.b_floats + 2 * WS_ALIGN;
-        if (need > most) most = need;
-    }
+    for (int l = 0; l < SIMD_COUNT; l++)
+        for (int tb = 0; tb < 2; tb++) {
+            gemm_plan p = plan_for(&impls[l], tb, M, N, K);
+            size_t need = p.a_floats + p.b_floats + 2 * WS_ALIGN;
+            if (need > most) most = need;
+        }
     return most;
 }
 
@@ -130,6 +163,51 @@ static void scale_c(int M, int N, float beta, float *C, int ldc) {
     }
 }
 
+/* Whether the micro-kernel reads a whole B strip (tb == 0) straight from B instead of a
+ * packed copy. In place saves the copy, but the strip's rows then sit ldb apart: when that
+ * is a multiple of 256 bytes they map onto a quarter of L1's sets and evict each other.
+ * The AVX2 kernel (two ymm FMAs a cycle) needs its strip in L1, so it packs then; the
+ * AVX-512 kernel streams its 48-wide strip from L2 at no loss, so it always reads in place. */
+static int b_inplace(const gemm_impl *im, int ldb) {
+    return GEMM_INPLACE && (im->inplace == 1 || (im->inplace == 2 && ldb % 64 != 0));
+}
+
+/* op(B) = B^T with a kernt: A is packed as MRT-row k-slices and B is broadcast in place. */
+static void sgemm_t(const gemm_impl *im, const gemm_plan *p, int ta, int M, int N, int K,
+                    float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+                    float *C, int ldc, float *Ab, float *Bt) {
+    const int MR = im->mrt, NR = im->nrt;
+    for (int pc = 0; pc < K; pc += p->kstep) {
+        int kc = K - pc < p->kstep ? K - pc : p->kstep;
+        float beta_k = pc == 0 ? beta : 1.0f;
+        for (int ic = 0; ic < M; ic += p->mstep) {
+            int mc = M - ic < p->mstep ? M - ic : p->mstep;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = mc - ir < MR ? mc - ir : MR;
+                float *dst = Ab + (size_t)ir * kc;
+                if (ta) im->pack_n(A + (size_t)pc * lda + ic + ir, lda, mr, kc, MR, dst);
+                else im->pack_t(A + (size_t)(ic + ir) * lda + pc, lda, mr, kc, MR, dst);
+            }
+            for (int jr = 0; jr < N; jr += NR) {
+                int nr = N - jr < NR ? N - jr : NR;
+                const float *bs = B + (size_t)jr * ldb + pc;
+                ptrdiff_t ldbs = ldb;
+                if (nr < NR) { /* the kernel reads NR rows: pad the last strip with zero rows */
+                    for (int j = 0; j < NR; j++)
+                        if (j < nr) memcpy(Bt + (size_t)j * kc, bs + (size_t)j * ldb, (size_t)kc * sizeof *Bt);
+                        else memset(Bt + (size_t)j * kc, 0, (size_t)kc * sizeof *Bt);
+                    bs = Bt;
+                    ldbs = kc;
+                }
+                float *c = C + (size_t)ic * ldc + jr;
+                for (int ir = 0; ir < mc; ir += MR)
+                    im->kernt(kc, Ab + (size_t)ir * kc, bs, ldbs, c + (size_t)ir * ldc, ldc,
+                              mc - ir < MR ? mc - ir : MR, nr, alpha, beta_k);
+            }
+        }
+    }
+}
+
 void sgemm(int simd, int ta, int tb, int M, int N, int K, float alpha,
            const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
            float *ws) {
@@ -140,10 +218,14 @@ void sgemm(int simd, int ta, int tb, int M, int N, int K, float alpha,
     }
     const gemm_impl *im = &impls[simd > SIMD_PORTABLE && simd < SIMD_COUNT ? simd : 0];
     const int MR = im->mr, NR = im->nr;
-    gemm_plan p = plan_for(im, M, N, K);
+    gemm_plan p = plan_for(im, tb, M, N, K);
     size_t mis = (uintptr_t)ws / sizeof *ws % WS_ALIGN;
     float *Ab = ws + (mis ? WS_ALIGN - mis : 0);
     float *Bb = Ab + (p.a_floats + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN;
+    if (use_kernt(im, tb, K)) {
+        sgemm_t(im, &p, ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Ab, Bb);
+        return;
+    }
 
     for (int jc = 0; jc < N; jc += p.nstep) {
         int nc = N - jc < p.nstep ? N - jc : p.nstep;
@@ -163,7 +245,7 @@ void sgemm(int simd, int ta, int tb, int M, int N, int K, float alpha,
                     int wp = rup(nr, im->vl);
                     const float *bs;
                     ptrdiff_t ldbs = wp;
-                    if (!tb && nr == NR) { /* read B in place: rows are contiguous */
+                    if (!tb && nr == NR && b_inplace(im, ldb)) { /* read B in place: rows are contiguous */
                         bs = B + (size_t)pc * ldb + jc + jr;
                         ldbs = ldb;
                     } else {

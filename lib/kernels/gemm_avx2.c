@@ -32,7 +32,24 @@ tile(const int MR_, const int NV, int kc, const float *A, const float *B, ptrdif
         _mm_prefetch((const char *)(C + r * ldc + 8 * NV - 1), _MM_HINT_T0);
     }
 
-    for (int k = 0; k < kc; k++) {
+    int k = 0;
+    if (NV == 1) {
+        /* A one-vector strip has only MR_ accumulators, too few to cover the FMA latency:
+         * odd k steps go to a second set, added at the end. */
+#pragma GCC unroll 4
+        for (int r = 0; r < MR_; r++) acc[r][1] = _mm256_setzero_ps();
+        for (; k + 2 <= kc; k += 2) {
+            __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + ldb);
+#pragma GCC unroll 4
+            for (int r = 0; r < MR_; r++) {
+                acc[r][0] = _mm256_fmadd_ps(_mm256_broadcast_ss(A + r), b0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(_mm256_broadcast_ss(A + 4 + r), b1, acc[r][1]);
+            }
+            A += 8;
+            B += 2 * ldb;
+        }
+    }
+    for (; k < kc; k++) {
         __m256 b[3];
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++) b[v] = _mm256_loadu_ps(B + 8 * v);
@@ -45,6 +62,9 @@ tile(const int MR_, const int NV, int kc, const float *A, const float *B, ptrdif
         A += 4;
         B += ldb;
     }
+    if (NV == 1)
+#pragma GCC unroll 4
+        for (int r = 0; r < MR_; r++) acc[r][0] = _mm256_add_ps(acc[r][0], acc[r][1]);
 
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     /* vmaskmovps stores are slow on AMD: plain stores wherever the vector is whole. */
@@ -173,4 +193,109 @@ void gemm_pack_n_avx2(const float *src, ptrdiff_t ld, int w, int kc, int wp, flo
             _mm256_storeu_ps(dst + c, _mm256_maskload_ps(src + c, lane_mask(w - c)));
         for (; c < wp; c++) dst[c] = c < w ? src[c] : 0.0f;
     }
+}
+
+/* y = alpha * t + beta * y on n = 8 or 4 floats; beta == 0 does not read y (it may be NaN). */
+static inline __attribute__((always_inline)) void upd8(float *y, __m256 t, __m256 va, __m256 vb,
+                                                        float beta) {
+    __m256 x = _mm256_mul_ps(t, va);
+    if (beta == 1.0f) x = _mm256_add_ps(x, _mm256_loadu_ps(y));
+    else if (beta != 0.0f) x = _mm256_fmadd_ps(vb, _mm256_loadu_ps(y), x);
+    _mm256_storeu_ps(y, x);
+}
+static inline __attribute__((always_inline)) void upd4(float *y, __m128 t, __m128 va, __m128 vb,
+                                                        float beta) {
+    __m128 x = _mm_mul_ps(t, va);
+    if (beta == 1.0f) x = _mm_add_ps(x, _mm_loadu_ps(y));
+    else if (beta != 0.0f) x = _mm_fmadd_ps(vb, _mm_loadu_ps(y), x);
+    _mm_storeu_ps(y, x);
+}
+/* The first w (1..8) floats of y = alpha * t + beta * y, from a register: whole 4-float
+ * halves, then a pair, then one, so no slow vmaskmovps is needed. */
+static inline __attribute__((always_inline)) void updw(float *y, __m256 t, int w, __m256 va,
+                                                        __m256 vb, float beta) {
+    if (w == 8) {
+        upd8(y, t, va, vb, beta);
+        return;
+    }
+    __m128 x = _mm256_castps256_ps128(t), a4 = _mm256_castps256_ps128(va),
+           b4 = _mm256_castps256_ps128(vb);
+    if (w >= 4) {
+        upd4(y, x, a4, b4, beta);
+        x = _mm256_extractf128_ps(t, 1);
+        y += 4;
+        w -= 4;
+    }
+    if (w >= 2) {
+        __m128 r = _mm_mul_ps(x, a4);
+        if (beta != 0.0f)
+            r = _mm_fmadd_ps(b4, _mm_castpd_ps(_mm_load_sd((const double *)y)), r);
+        _mm_store_sd((double *)y, _mm_castps_pd(r));
+        x = _mm_movehl_ps(x, x);
+        y += 2;
+        w -= 2;
+    }
+    if (w) {
+        __m128 r = _mm_mul_ss(x, a4);
+        if (beta != 0.0f) r = _mm_fmadd_ss(b4, _mm_load_ss(y), r);
+        _mm_store_ss(y, r);
+    }
+}
+
+void gemm_store_t_avx2(const float *T, ptrdiff_t ldt, int mr, int nr, float *C, ptrdiff_t ldc,
+                       float alpha, float beta) {
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    int i8 = mr & ~7;
+    for (int i = 0; i < i8; i += 8)
+        for (int j = 0; j < nr; j += 8) {
+            __m256 t[8];
+            int w = nr - j < 8 ? nr - j : 8;
+            tr8x8(T + j * ldt + i, ldt, t); /* rows j+w..j+7 are read but not used */
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) updw(C + (i + h) * ldc + j, t[h], w, va, vb, beta);
+        }
+    for (int i = i8; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float *y = C + i * ldc + j, x = alpha * T[j * ldt + i];
+            *y = beta == 0.0f ? x : x + beta * *y;
+        }
+}
+
+/* The tile for op(B) = B^T (B stored N x K): 16 rows of C held as two ymm per column,
+ * 6 columns, each broadcast straight from its row of B, so the large operand is never
+ * packed or transposed; A comes packed as 16-wide k-slices (gemm_pack_t of the small
+ * operand). The tile is transposed once at the end, which costs little next to kc steps.
+ * Rows of B are reached from 2 pointers plus ldb and 2*ldb. */
+void gemm_kernt_avx2(int kc, const float *Ap, const float *B, ptrdiff_t ldb,
+                     float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta) {
+    __m256 acc[6][2];
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+    const float *p[2] = {B, B + 3 * ldb};
+    for (int k = 0; k < kc; k++) {
+        __m256 a0 = _mm256_loadu_ps(Ap), a1 = _mm256_loadu_ps(Ap + 8);
+        Ap += 16;
+#pragma GCC unroll 2
+        for (int q = 0; q < 2; q++) {
+#pragma GCC unroll 3
+            for (int s = 0; s < 3; s++) {
+                __m256 b = _mm256_broadcast_ss(p[q] + s * ldb);
+                acc[3 * q + s][0] = _mm256_fmadd_ps(a0, b, acc[3 * q + s][0]);
+                acc[3 * q + s][1] = _mm256_fmadd_ps(a1, b, acc[3 * q + s][1]);
+            }
+            p[q]++;
+        }
+    }
+    /* 8 rows: store_t reads whole 8-row blocks of T */
+    float T[8 * 16] __attribute__((aligned(32)));
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) {
+        _mm256_store_ps(T + 16 * j, acc[j][0]);
+        _mm256_store_ps(T + 16 * j + 8, acc[j][1]);
+    }
+    _mm256_store_ps(T + 96, _mm256_setzero_ps());
+    _mm256_store_ps(T + 104, _mm256_setzero_ps());
+    _mm256_store_ps(T + 112, _mm256_setzero_ps());
+    _mm256_store_ps(T + 120, _mm256_setzero_ps());
+    gemm_store_t_avx2(T, 16, mr, nr, C, ldc, alpha, beta);
 }

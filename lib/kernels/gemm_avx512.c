@@ -1,43 +1,71 @@
-/* gemm_avx512.c - the AVX-512 micro-kernel of sgemm (8 x 48 register tile) and its
- * copy-packing routine. Built with -mavx512f/bw/dq/vl; called only when cpuid says so.
+/* gemm_avx512.c - the AVX-512 micro-kernels of sgemm (8 x 48 register tile, and 32 x 12
+ * for op(B) = B^T) and a copy-packing routine. Built with -mavx512f/bw/dq/vl; called only when cpuid says so.
  *
  * Why 8 x 48: conv layers have M = output channels (16, 32, 64, ...), so a row count
  * dividing 8 leaves no ragged row panel; 3 zmm columns x 8 rows = 24 accumulators hide the
  * 4-cycle FMA latency even on CPUs with two 512-bit FMA units, and each k step does 24 FMAs
  * for 3 vector loads and 8 broadcasts. Column tails use masks, so a strip narrower than 48
- * costs only the 16-wide vectors it touches. */
+ * costs only the vectors it touches. */
 #include <immintrin.h>
 
 #include "gemm_kern.h"
 
-/* One register tile: MR_ rows (1..8) and NV zmm columns (1..3) are compile-time constants
- * after inlining, so the accumulator array lives in registers. */
+/* y = alpha * acc + beta * y under mask m; beta == 0 does not read y (it may hold NaN). */
 static inline __attribute__((always_inline)) void
-tile(const int MR_, const int NV, int kc, const float *A, const float *B, ptrdiff_t ldb,
-     float *C, ptrdiff_t ldc, __mmask16 mlast, float alpha, float beta) {
+upd16(float *y, __m512 acc, __mmask16 m, __m512 va, __m512 vb, float beta) {
+    __m512 x = _mm512_mul_ps(acc, va);
+    if (beta == 1.0f) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, y));
+    else if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, y), x);
+    _mm512_mask_storeu_ps(y, m, x);
+}
+static inline __attribute__((always_inline)) void
+upd8(float *y, __m256 acc, __mmask8 m, __m256 va, __m256 vb, float beta) {
+    __m256 x = _mm256_mul_ps(acc, va);
+    if (beta == 1.0f) x = _mm256_add_ps(x, _mm256_maskz_loadu_ps(m, y));
+    else if (beta != 0.0f) x = _mm256_fmadd_ps(vb, _mm256_maskz_loadu_ps(m, y), x);
+    _mm256_mask_storeu_ps(y, m, x);
+}
+
+/* One register tile: MR_ rows (1..8), NZ zmm columns (0..3) and H (0 or 1) extra ymm
+ * column are compile-time constants after inlining, so the accumulators live in
+ * registers. A ragged strip ends in a ymm when at most 8 columns are left: a ymm FMA costs
+ * half a zmm one, which matters for N = 196 (4 strips of 48 and 4 columns). */
+static inline __attribute__((always_inline)) void
+tile(const int MR_, const int NZ, const int H, int kc, const float *A, const float *B,
+     ptrdiff_t ldb, float *C, ptrdiff_t ldc, __mmask16 mlast, float alpha, float beta) {
     __m512 acc[8][3];
+    __m256 acch[8];
 #pragma GCC unroll 8
-    for (int r = 0; r < MR_; r++)
+    for (int r = 0; r < MR_; r++) {
 #pragma GCC unroll 3
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+        for (int v = 0; v < NZ; v++) acc[r][v] = _mm512_setzero_ps();
+        if (H) acch[r] = _mm256_setzero_ps();
+    }
 
     /* The C tile is needed only at the end, but fetching it now overlaps the misses
      * with the k loop. */
 #pragma GCC unroll 8
     for (int r = 0; r < MR_; r++) {
         _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(C + r * ldc + 16 * NV - 1), _MM_HINT_T0);
+        _mm_prefetch((const char *)(C + r * ldc + 16 * NZ + 8 * H - 1), _MM_HINT_T0);
     }
 
     for (int k = 0; k < kc; k++) {
         __m512 b[3];
+        __m256 bh = _mm256_setzero_ps();
 #pragma GCC unroll 3
-        for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_ps(B + 16 * v);
+        for (int v = 0; v < NZ; v++) b[v] = _mm512_loadu_ps(B + 16 * v);
+        if (H) bh = _mm256_loadu_ps(B + 16 * NZ);
 #pragma GCC unroll 8
         for (int r = 0; r < MR_; r++) {
+            if (NZ == 0) { /* a zmm broadcast issues at 1 a cycle on Zen 4, a ymm one at 3 */
+                acch[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(A + r), bh, acch[r]);
+                continue;
+            }
             __m512 a = _mm512_set1_ps(A[r]);
 #pragma GCC unroll 3
-            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+            for (int v = 0; v < NZ; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+            if (H) acch[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(a), bh, acch[r]);
         }
         A += 8;
         B += ldb;
@@ -48,31 +76,32 @@ tile(const int MR_, const int NV, int kc, const float *A, const float *B, ptrdif
     for (int r = 0; r < MR_; r++) {
         float *c = C + r * ldc;
 #pragma GCC unroll 3
-        for (int v = 0; v < NV; v++) {
-            __mmask16 m = v == NV - 1 ? mlast : (__mmask16)0xffff;
-            __m512 x;
-            if (beta == 0.0f) x = _mm512_mul_ps(acc[r][v], va); /* C may hold NaN: not read */
-            else if (beta == 1.0f)
-                x = _mm512_fmadd_ps(acc[r][v], va, _mm512_maskz_loadu_ps(m, c + 16 * v));
-            else
-                x = _mm512_fmadd_ps(acc[r][v], va,
-                                    _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c + 16 * v)));
-            _mm512_mask_storeu_ps(c + 16 * v, m, x);
-        }
+        for (int v = 0; v < NZ; v++)
+            upd16(c + 16 * v, acc[r][v], !H && v == NZ - 1 ? mlast : (__mmask16)0xffff, va, vb,
+                  beta);
+        if (H)
+            upd8(c + 16 * NZ, acch[r], (__mmask8)mlast, _mm512_castps512_ps256(va),
+                 _mm512_castps512_ps256(vb), beta);
     }
 }
 
 #define TILE_NV(MRV)                                                                   \
-    switch (nv) {                                                                      \
-    case 1: tile(MRV, 1, kc, Ap, Bp, ldbp, C, ldc, m, alpha, beta); break;           \
-    case 2: tile(MRV, 2, kc, Ap, Bp, ldbp, C, ldc, m, alpha, beta); break;           \
-    default: tile(MRV, 3, kc, Ap, Bp, ldbp, C, ldc, m, alpha, beta); break;          \
+    switch (shape) {                                                                   \
+    case 0: tile(MRV, 0, 1, kc, Ap, Bp, ldbp, C, ldc, m, alpha, beta); break;        \
+    case 1: tile(MRV, 1, 0, kc, Ap, Bp, ldbp, C, ldc, m, alpha, beta); break;        \
+    case 2: tile(MRV, 1, 1, kc, Ap, Bp, ldbp, C, ldc, m, alpha, beta); break;        \
+    case 3: tile(MRV, 2, 0, kc, Ap, Bp, ldbp, C, ldc, m, alpha, beta); break;        \
+    case 4: tile(MRV, 2, 1, kc, Ap, Bp, ldbp, C, ldc, m, alpha, beta); break;        \
+    default: tile(MRV, 3, 0, kc, Ap, Bp, ldbp, C, ldc, m, alpha, beta); break;       \
     }
 
 void gemm_kern_avx512(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
                       float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta) {
-    int nv = (nr + 15) / 16;
-    int tail = nr - 16 * (nv - 1);
+    /* shape = the number of 8-column halves, minus one: an even count ends in a zmm, an
+     * odd one in a ymm. The last vector starts at 16 * (shape / 2) either way, and its
+     * mask keeps the columns past nr untouched. */
+    int shape = (nr + 7) / 8 - 1;
+    int tail = nr - 16 * (shape / 2);
     __mmask16 m = (__mmask16)(tail >= 16 ? 0xffff : (1u << tail) - 1);
     switch (mr) {
     case 1: TILE_NV(1) break;
@@ -107,4 +136,55 @@ void gemm_pack_n_avx512(const float *src, ptrdiff_t ld, int w, int kc, int wp, f
             _mm512_mask_storeu_ps(dst + c, ms, _mm512_maskz_loadu_ps(ml, src + c));
         }
     }
+}
+
+/* The tile for op(B) = B^T (B stored N x K): 32 rows of C held as two zmm per column, 12
+ * columns, each broadcast straight from its row of B, so the large operand is never packed
+ * or transposed; A comes packed as 32-wide k-slices (a transpose of the small operand).
+ * The tile is transposed into C once at the end. NV = 1 when at most 16 rows are live. */
+static inline __attribute__((always_inline)) void
+tilet(const int NV, int kc, const float *Ap, const float *B, ptrdiff_t ldb,
+      float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta) {
+    __m512 acc[12][2];
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; j++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) acc[j][v] = _mm512_setzero_ps();
+    /* rows of B from 4 pointers plus ldb and 2*ldb, so no pointer is spilled */
+    const float *p[4] = {B, B + 3 * ldb, B + 6 * ldb, B + 9 * ldb};
+    for (int k = 0; k < kc; k++) {
+        __m512 a[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) a[v] = _mm512_loadu_ps(Ap + 16 * v);
+        Ap += 32;
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) {
+#pragma GCC unroll 3
+            for (int s = 0; s < 3; s++) {
+                __m512 b = _mm512_set1_ps(p[q][s * ldb]);
+#pragma GCC unroll 2
+                for (int v = 0; v < NV; v++)
+                    acc[3 * q + s][v] = _mm512_fmadd_ps(a[v], b, acc[3 * q + s][v]);
+            }
+            p[q]++;
+        }
+    }
+    /* 16 rows: store_t reads whole 8-row blocks of T (rows 12..15 are never used, but
+     * are set so no uninitialized value is loaded) */
+    float T[16 * 32] __attribute__((aligned(64)));
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; j++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) _mm512_store_ps(T + 32 * j + 16 * v, acc[j][v]);
+#pragma GCC unroll 4
+    for (int j = 12; j < 16; j++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) _mm512_store_ps(T + 32 * j + 16 * v, _mm512_setzero_ps());
+    gemm_store_t_avx2(T, 32, mr, nr, C, ldc, alpha, beta);
+}
+
+void gemm_kernt_avx512(int kc, const float *Ap, const float *B, ptrdiff_t ldb,
+                       float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta) {
+    if (mr <= 16) tilet(1, kc, Ap, B, ldb, C, ldc, mr, nr, alpha, beta);
+    else tilet(2, kc, Ap, B, ldb, C, ldc, mr, nr, alpha, beta);
 }

@@ -18,15 +18,30 @@ typedef void (*gemm_kern_fn)(int kc, const float *Ap, const float *Bp, ptrdiff_t
 typedef void (*gemm_pack_fn)(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst);
 /* gemm_pack_n has the same signature: dst[k*wp + c] = src[k*ld + c] for c < w; zero up to wp. */
 
+/* The kernels for op(B) = B^T ("kernt") have the gemm_kern_fn signature with other roles:
+ * Ap is A packed as k-slices of MRT rows (panel[k*MRT + r], zero past mr), and Bp is B
+ * itself: NRT rows at Bp + j*ldbp, each read along k (rows past nr must be readable; the
+ * driver points them at a zero-padded copy). */
+
 #ifndef CNN_NO_SIMD
 /* AVX2 + FMA: 4 x 24 register tile (12 ymm accumulators), vector width 8. */
 void gemm_kern_avx2(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
                     float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
 void gemm_pack_t_avx2(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst);
 void gemm_pack_n_avx2(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst);
+/* 16 x 6 tile of C for op(B) = B^T. */
+void gemm_kernt_avx2(int kc, const float *Ap, const float *B, ptrdiff_t ldb,
+                     float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
+/* C[i][j] = alpha * T[j*ldt + i] + beta * C[i][j] for i < mr, j < nr (beta == 0: C not
+ * read). T must have round_up(nr, 8) readable rows. */
+void gemm_store_t_avx2(const float *T, ptrdiff_t ldt, int mr, int nr, float *C, ptrdiff_t ldc,
+                       float alpha, float beta);
 /* AVX-512: 8 x 48 register tile (24 zmm accumulators), vector width 16. */
 void gemm_kern_avx512(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
                       float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
 void gemm_pack_n_avx512(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst);
+/* 32 x 12 tile of C for op(B) = B^T. */
+void gemm_kernt_avx512(int kc, const float *Ap, const float *B, ptrdiff_t ldb,
+                       float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
 #endif
 #endif

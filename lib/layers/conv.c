@@ -23,7 +23,7 @@ static const keyspec conv_keys[] = {
     {"groups", K_INT, offsetof(conv_p, groups), "1", 1, 1 << 16, NULL,
      "channel groups; groups = input channels = filters is depthwise"},
     {"bias", K_BOOL, offsetof(conv_p, bias), "true", 0, 0, NULL, "add a learned bias per filter (off before batchnorm)"},
-    {"init", K_ENUM, offsetof(conv_p, init), "he", 0, 0, "he|glorot", "weight initialisation"},
+    {"init", K_ENUM, offsetof(conv_p, init), "he", 0, 0, "he|glorot|lecun|torch", "weight initialisation: he normal sqrt(2/fan_in), glorot uniform, lecun normal sqrt(1/fan_in), torch uniform +-1/sqrt(fan_in)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
 /* Geometry shared by forward and backward. */
@@ -69,7 +69,7 @@ static int conv_infer(node *n, cnn_error *e) {
                          g.KH, g.KW, g.DH, g.H, g.W, g.PH);
     n->out = (shape){g.OC, g.OH, g.OW};
     int wd[4] = {g.OC, g.Cg, g.KH, g.KW};
-    tensor *w = node_tensor(n, "weight", T_PARAM, p->init ? INIT_GLOROT : INIT_HE, 1, 4, wd);
+    tensor *w = node_tensor(n, "weight", T_PARAM, (tinit)(INIT_HE + p->init), 1, 4, wd);
     w->fan_in = g.Kg;
     w->fan_out = g.OCg * g.KH * g.KW;
     if (p->bias) node_tensor(n, "bias", T_PARAM, INIT_ZERO, 0, 1, &g.OC);

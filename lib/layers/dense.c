@@ -11,7 +11,7 @@ typedef struct dense_p { int units, bias, init; } dense_p;
 static const keyspec dense_keys[] = {
     {"units", K_INT, offsetof(dense_p, units), "0", 1, 1 << 24, NULL, "number of outputs (required)"},
     {"bias", K_BOOL, offsetof(dense_p, bias), "true", 0, 0, NULL, "add a learned bias per output"},
-    {"init", K_ENUM, offsetof(dense_p, init), "he", 0, 0, "he|glorot", "weight initialisation"},
+    {"init", K_ENUM, offsetof(dense_p, init), "he", 0, 0, "he|glorot|lecun|torch", "weight initialisation: he normal sqrt(2/fan_in), glorot uniform, lecun normal sqrt(1/fan_in), torch uniform +-1/sqrt(fan_in)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
 static int dense_infer(node *n, cnn_error *e) {
@@ -22,7 +22,7 @@ static int dense_infer(node *n, cnn_error *e) {
         return node_fail(n, e, "%lld x %d weights exceed the tensor limit", (long long)in, p->units);
     n->out = (shape){p->units, 1, 1};
     int d[2] = {p->units, (int)in};
-    tensor *w = node_tensor(n, "weight", T_PARAM, p->init ? INIT_GLOROT : INIT_HE, 1, 2, d);
+    tensor *w = node_tensor(n, "weight", T_PARAM, (tinit)(INIT_HE + p->init), 1, 2, d);
     w->fan_in = (int)in;
     w->fan_out = p->units;
     if (p->bias) node_tensor(n, "bias", T_PARAM, INIT_ZERO, 0, 1, &p->units);

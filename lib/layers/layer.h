@@ -27,7 +27,10 @@ typedef struct shape { int c, h, w; } shape;
 static inline int64_t shape_size(shape s) { return (int64_t)s.c * s.h * s.w; }
 
 typedef enum { T_PARAM, T_BUFFER } tkind;      /* trained, or state such as running means */
-typedef enum { INIT_ZERO, INIT_ONE, INIT_HE, INIT_GLOROT } tinit;
+/* Weight inits, in the order of the layers' `init:` choices after ZERO and ONE. TORCH is
+ * PyTorch's default, uniform in +-1/sqrt(fan_in) (He with a = sqrt(5)), which matters with
+ * batchnorm: the effective step of a normalised layer's weights scales with 1/|w|^2. */
+typedef enum { INIT_ZERO, INIT_ONE, INIT_HE, INIT_GLOROT, INIT_LECUN, INIT_TORCH } tinit;
 
 typedef struct tensor {
     char name[24];          /* suffix after the layer name: "weight", "running_mean" */

@@ -1,0 +1,192 @@
+/* test_layers.c - every layer in the registry, forward and backward: central-difference
+ * gradient checks (loss accumulated in double) for inputs and parameters, and conv/dense
+ * forward against naive twins. A layer type without a case here fails the test. */
+#include "check.h"
+#include "graph/graph.h"
+#include "kernels/cpu.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tcase { const char *type, *yaml; int c, h, w; } tcase;
+
+/* Each case is the `layers:` list; the layer under test comes last. */
+static const tcase cases[] = {
+    {"conv", "- {type: conv, filters: 4, kernel: 3}", 3, 5, 6},
+    {"conv", "- {type: conv, filters: 2, kernel: [3, 2], stride: 2, padding: 2, bias: false}", 3, 7, 6},
+    {"conv", "- {type: conv, filters: 6, kernel: 3, groups: 3, dilation: 2, padding: valid}", 3, 7, 7},
+    {"conv", "- {type: conv, filters: 5, kernel: 1}", 3, 4, 5},
+    {"conv", "- {type: conv, filters: 3, kernel: 1, stride: 2, padding: 0}", 2, 5, 5},
+    {"dense", "- {type: dense, units: 5}", 3, 2, 3},
+    {"dense", "- {type: dense, units: 1, bias: false, init: glorot}", 4, 1, 1},
+    {"maxpool", "- {type: maxpool, kernel: 2}", 2, 6, 5},
+    {"maxpool", "- {type: maxpool, kernel: 3, stride: 1, padding: 1}", 2, 5, 4},
+    {"avgpool", "- {type: avgpool, kernel: 2}", 2, 6, 5},
+    {"avgpool", "- {type: avgpool, kernel: 3, stride: 2, padding: 1}", 2, 5, 6},
+    {"gap", "- {type: gap}", 3, 4, 5},
+    {"batchnorm", "- {type: batchnorm}", 3, 4, 5},
+    {"dropout", "- {type: dropout, rate: 0.3}", 2, 4, 5},
+    {"relu", "- relu", 2, 3, 5},
+    {"leaky", "- {type: leaky, slope: 0.1}", 2, 3, 5},
+    {"sigmoid", "- sigmoid", 2, 3, 5},
+    {"tanh", "- tanh", 2, 3, 5},
+    {"gelu", "- gelu", 2, 3, 5},
+    {"swish", "- swish", 2, 3, 5},
+    {"add", "- {type: conv, filters: 3, kernel: 1, name: a}\n- {type: add, inputs: [input, a]}", 3, 4, 4},
+    {"concat", "- {type: conv, filters: 2, kernel: 3, name: a}\n- {type: concat, inputs: [a, input]}", 3, 4, 4},
+    {"flatten", "- flatten", 2, 3, 3},
+};
+
+enum { N = 2 };
+
+static graph g;
+static float *x, *r;
+static int64_t nin, nout;
+
+static double loss_now(void) {
+    const float *y = graph_forward(&g, x, N, 1, 7, 3);
+    double s = 0;
+    for (int64_t i = 0; i < nout; i++) s += (double)y[i] * r[i];
+    return s;
+}
+
+/* Compares analytic gradient a[i] with central differences of loss w.r.t. v[i]. */
+static int check_grad(const char *what, const char *type, float *v, const float *a, int64_t n, int simd) {
+    int bad = 0;
+    const float h = 1e-2f;
+    for (int64_t i = 0; i < n && bad < 3; i++) {
+        float keep = v[i];
+        v[i] = keep + h;
+        double lp = loss_now();
+        v[i] = keep - h;
+        double lm = loss_now();
+        v[i] = keep;
+        double num = (lp - lm) / (2.0 * h);
+        double tol = 2e-2 * fmax(1.0, fabs(num));
+        if (fabs(num - a[i]) > tol) {
+            fprintf(stderr, "  %s (%s, simd %s) grad of %s[%lld]: analytic %.6f numeric %.6f\n", type, what,
+                    simd_name(simd), what, (long long)i, a[i], num);
+            bad++;
+        }
+    }
+    return bad == 0;
+}
+
+static void run_case(const tcase *tc, int simd) {
+    char text[1024];
+    snprintf(text, sizeof text, "%s\n", tc->yaml);
+    ynode *root;
+    cnn_error e = {0};
+    char doc[1200];
+    snprintf(doc, sizeof doc, "layers:\n%s", text);
+    int rc = ytree_parse(doc, strlen(doc), "case", &root, &e);
+    CHECK(rc == 0, "%s: %s", tc->type, e.msg);
+    if (rc) return;
+    rc = graph_build(&g, ytree_get(root, "layers"), "case", (shape){tc->c, tc->h, tc->w}, &e);
+    CHECK(rc == 0, "%s: %s", tc->type, e.msg);
+    if (rc) { ytree_free(root); return; }
+    graph_init(&g, 11);
+    /* Give every parameter a non-trivial value (batchnorm starts at 1 and 0). */
+    for (int64_t i = 0; i < g.nparams; i++) g.params[i] += 0.1f * (float)((i * 7919) % 13 - 6) / 6.0f;
+    graph_set_threads(&g, 2, &e);
+    g.simd = simd;
+    CHECK(graph_reserve(&g, N, 1, &e) == 0, "%s", e.msg);
+    nin = N * (int64_t)tc->c * tc->h * tc->w;
+    nout = N * shape_size(graph_out_shape(&g));
+    x = malloc((size_t)nin * sizeof *x);
+    r = malloc((size_t)nout * sizeof *r);
+    float *dx = malloc((size_t)nin * sizeof *dx), *gw = malloc((size_t)g.nparams * sizeof *gw + 4);
+    /* Well-separated input values (a shuffled ramp), so max/relu decisions do not flip under h. */
+    for (int64_t i = 0; i < nin; i++) x[i] = (float)(((i * 37) % nin) - nin / 2) * (3.0f / (float)nin) + 0.013f;
+    for (int64_t i = 0; i < nout; i++) r[i] = (float)((i * 13) % 7 - 3) / 3.0f;
+    g.dinput = dx;
+    loss_now();
+    graph_backward(&g, r, N, 7, 3);
+    memcpy(gw, g.grads, (size_t)g.nparams * sizeof *gw);
+    /* Running statistics change on every forward; the check does not depend on them. */
+    CHECK(check_grad("input", tc->type, x, dx, nin, simd), "%s: input gradient (%s)", tc->type, tc->yaml);
+    CHECK(check_grad("params", tc->type, g.params, gw, g.nparams, simd), "%s: parameter gradient (%s)", tc->type,
+          tc->yaml);
+    /* Backward must be repeatable bit for bit. */
+    loss_now();
+    graph_backward(&g, r, N, 7, 3);
+    CHECK(memcmp(gw, g.grads, (size_t)g.nparams * sizeof *gw) == 0, "%s: backward not deterministic", tc->type);
+    free(x);
+    free(r);
+    free(dx);
+    free(gw);
+    graph_free(&g);
+    ytree_free(root);
+}
+
+/* Naive convolution, the twin of the im2col + GEMM layer. */
+static void naive_conv(const float *in, const float *w, const float *b, float *out, int n, int C, int H, int W, int OC,
+                       int KH, int KW, int S, int P, int D, int G, int OH, int OW) {
+    int Cg = C / G, OCg = OC / G;
+    for (int i = 0; i < n; i++)
+        for (int oc = 0; oc < OC; oc++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    double s = b ? b[oc] : 0;
+                    int gr = oc / OCg;
+                    for (int c = 0; c < Cg; c++)
+                        for (int kh = 0; kh < KH; kh++)
+                            for (int kw = 0; kw < KW; kw++) {
+                                int ih = oh * S - P + kh * D, iw = ow * S - P + kw * D;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                s += (double)in[((i * C + gr * Cg + c) * H + ih) * W + iw] *
+                                     w[((oc * Cg + c) * KH + kh) * KW + kw];
+                            }
+                    out[((i * OC + oc) * OH + oh) * OW + ow] = (float)s;
+                }
+}
+
+static void conv_vs_naive(int simd, int n, int C, int H, int W, int OC, int K, int S, int P, int D, int G, int bias) {
+    char doc[512];
+    snprintf(doc, sizeof doc, "layers:\n- {type: conv, filters: %d, kernel: %d, stride: %d, padding: %d, dilation: %d, "
+             "groups: %d, bias: %s}\n", OC, K, S, P, D, G, bias ? "true" : "false");
+    ynode *root;
+    cnn_error e = {0};
+    CHECK(ytree_parse(doc, strlen(doc), "conv", &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), "conv", (shape){C, H, W}, &e) == 0, "%s", e.msg);
+    graph_init(&g, 3);
+    if (bias) for (int i = 0; i < OC; i++) g.nodes[1].t[1].data[i] = 0.1f * (float)i;
+    graph_set_threads(&g, 2, &e);
+    g.simd = simd;
+    graph_reserve(&g, n, 0, &e);
+    shape o = graph_out_shape(&g);
+    int64_t ni = (int64_t)n * C * H * W, no = (int64_t)n * shape_size(o);
+    float *in = malloc((size_t)ni * sizeof *in), *ref = malloc((size_t)no * sizeof *ref);
+    for (int64_t i = 0; i < ni; i++) in[i] = (float)((i * 31) % 17) / 8.0f - 1.0f;
+    const float *y = graph_forward(&g, in, n, 0, 0, 0);
+    naive_conv(in, g.nodes[1].t[0].data, bias ? g.nodes[1].t[1].data : NULL, ref, n, C, H, W, OC, K, K, S, P, D, G,
+               o.h, o.w);
+    double worst = 0;
+    for (int64_t i = 0; i < no; i++) worst = fmax(worst, fabs(y[i] - ref[i]) / (1 + fabs(ref[i])));
+    CHECK(worst < 1e-4, "conv %dx%dx%d -> %d k%d s%d p%d d%d g%d batch %d (%s): worst rel error %g", C, H, W, OC, K, S,
+          P, D, G, n, simd_name(simd), worst);
+    free(in);
+    free(ref);
+    graph_free(&g);
+    ytree_free(root);
+}
+
+int main(void) {
+    for (int l = 0; layer_registry[l]; l++) {
+        int found = 0;
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) found |= !strcmp(cases[i].type, layer_registry[l]->type);
+        CHECK(found, "layer type '%s' has no gradient-check case in tests/test_layers.c", layer_registry[l]->type);
+    }
+    for (int simd = 0; simd < SIMD_COUNT; simd++) {
+        if (!simd_supported(simd)) continue;
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], simd);
+        conv_vs_naive(simd, 1, 1, 28, 28, 32, 3, 1, 1, 1, 1, 0);
+        conv_vs_naive(simd, 3, 3, 9, 7, 17, 3, 2, 1, 1, 1, 1);
+        conv_vs_naive(simd, 2, 5, 8, 8, 9, 1, 1, 0, 1, 1, 1);
+        conv_vs_naive(simd, 2, 5, 8, 8, 9, 1, 2, 0, 1, 1, 0);
+        conv_vs_naive(simd, 1, 6, 10, 11, 6, 3, 1, 2, 2, 6, 1);
+        conv_vs_naive(simd, 4, 16, 14, 14, 33, 3, 1, 1, 1, 1, 0);
+        conv_vs_naive(simd, 1, 4, 5, 5, 8, 5, 1, 0, 1, 2, 1);
+    }
+    return check_done();
+}
