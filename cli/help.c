@@ -13,6 +13,7 @@ static const char *const general =
     "  eval              accuracy, top-5, loss, per-class table and confusion matrix on a test set\n"
     "  summary FILE      per-layer shapes, parameters, multiply-adds and memory\n"
     "  check CONFIG...   validate model files without training\n"
+    "  samples CONFIG    write test-set images as PNG files (demo inputs for predict)\n"
     "  help [TOPIC]      help on a command, or 'config' (every key and default), 'layers', 'exit'\n"
     "\n"
     "Results go to stdout, progress and errors to stderr. Exit codes:\n"
@@ -64,7 +65,12 @@ static const struct { const char *cmd, *text; } texts[] = {
      "Validates model files (keys, types, ranges, layer inputs and shapes) without training. Prints\n"
      "'CONFIG: ok' per valid file; errors go to stderr as FILE:LINE:COL: message. Exit 0 if all are\n"
      "valid, 2 otherwise.\n"},
-    {"help", "usage: cnn help [train|predict|eval|summary|check|config|layers|exit]\n"},
+    {"samples",
+     "usage: cnn samples CONFIG [--count N] [--out DIR] [--train]\n"
+     "\n"
+     "Writes the first N images (default 10) of the config's test set (--train: training set) to DIR\n"
+     "(default ./samples) as NNNNN-CLASS.png; prints DIR and the count.\n"},
+    {"help", "usage: cnn help [train|predict|eval|summary|check|samples|config|layers|exit]\n"},
 };
 
 int usage(FILE *f, const char *cmd) {

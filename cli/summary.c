@@ -75,7 +75,7 @@ int cmd_check(int argc, char **argv) {
         cnn_config *cfg;
         cnn_error err = {0};
         if (cnn_config_load(files[i], sets, ns, &cfg, &err)) {
-            fprintf(stderr, "%s\n", err.msg);
+            fprintf(stderr, "cnn: %s\n", err.msg);
             bad = 1;
             continue;
         }

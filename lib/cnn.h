@@ -99,6 +99,11 @@ int cnn_image_save_png(const char *path, const uint8_t *px, int c, int h, int w,
  * probs receives n * cnn_model_class_count() floats. */
 int cnn_model_predict(cnn_model *m, const uint8_t *px, int n, float *probs, cnn_error *err);
 
+/* Writes the first n images of the config's test set (or training set when train != 0) as
+ * PNG files DIR/NNNNN-CLASS.png (class names made file-safe), creating dir. Returns the
+ * number written in *written. */
+int cnn_export_images(const cnn_config *cfg, int train, int n, const char *dir, int *written, cnn_error *err);
+
 /* ---- training and evaluation ---- */
 
 enum { CNN_PROGRESS_STEP, CNN_PROGRESS_EPOCH, CNN_PROGRESS_LOG };

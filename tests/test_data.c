@@ -146,6 +146,13 @@ static void test_idx(void) {
     CHECK(data_load_idx(P("cut1.gz"), P("lab.idx"), &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("cut1.gz"), "truncated gzip"), "%s", e.msg);
     write_file(P("cut2.gz"), gz, gl / 2);
     CHECK(data_load_idx(P("cut2.gz"), P("lab.idx"), &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("cut2.gz"), "gzip"), "%s", e.msg);
+    int all = 1;
+    for (size_t cut = 0; cut < gl; cut++) { /* every truncation fails, naming the file */
+        write_file(P("cut%zu.gz", cut), gz, cut);
+        all &= data_load_idx(P("cut%zu.gz", cut), P("lab.idx"), &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("cut%zu.gz", cut), NULL);
+        unlink(P("cut%zu.gz", cut));
+    }
+    CHECK(all, "every truncated gzip IDAT file is refused");
     /* a corrupted CRC, and garbage after the gzip stream */
     gz[gl - 6] ^= 0x55;
     write_file(P("crc.gz"), gz, gl);

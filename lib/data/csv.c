@@ -239,7 +239,7 @@ int data_load_csv(const char *csv, int c, int h, int w, dataset *d, cnn_error *e
     if (rc) return rc;
     dataset t = {(int64_t)n, c, h, w, NULL, NULL, 0, NULL};
     char *dir = NULL;
-    size_t img, xbytes;
+    size_t img = 0, xbytes = 0;
     if (n == 0) rc = cnn_fail(e, CNN_ERR_DATA, "%s: lists no images", csv);
     if (!rc) rc = assign_labels(csv, r, n, &t.nclasses, &t.names, e);
     if (!rc && (!size_mul((size_t)c * h, (size_t)w, &img) || !size_mul(img, n, &xbytes)))

@@ -113,7 +113,7 @@ int data_load_folder(const char *dir, int c, int h, int w, dataset *d, cnn_error
     }
     if (!rc && classes.n == 0) rc = cnn_fail(e, CNN_ERR_DATA, "%s: no class sub-directories", dir);
     if (!rc && files.n == 0) rc = cnn_fail(e, CNN_ERR_DATA, "%s: no image files in any of its %zu class directories", dir, classes.n);
-    size_t img = (size_t)c * h * w, xbytes; /* c * h * w <= 3 * 2^28 */
+    size_t img = (size_t)c * h * w, xbytes = 0; /* c * h * w <= 3 * 2^28 */
     if (!rc && !size_mul(img, files.n, &xbytes))
         rc = cnn_fail(e, CNN_ERR_DATA, "%s: %zu images of %d x %d x %d do not fit in memory", dir, files.n, c, h, w);
     if (!rc) {

@@ -11,7 +11,7 @@
  *    using a Huffman or quantisation table never defined (its lookup would index out of
  *    bounds), a second frame or a scan before the frame;
  *  - PNG: a chunk claiming more bytes than the file holds (stb grows its buffer to the
- *    claimed size before reading). */
+ *    claimed size before reading), an empty first IDAT. */
 #include "../cnn.h"
 #include "stb_unit.h"
 #include <limits.h>
@@ -144,13 +144,19 @@ static int jpeg_prescan(const unsigned char *b, size_t n) {
     }
 }
 
-/* Every PNG chunk must lie inside the file. */
+/* Every PNG chunk must lie inside the file. An empty IDAT before any image data is
+ * refused too: no encoder writes one, and stb would memcpy to its still-NULL buffer. */
 static int png_prescan(const unsigned char *b, size_t n) {
     size_t p = 8;
+    int data = 0;
     while (p + 8 <= n) {
         uint32_t len = (uint32_t)b[p] << 24 | (uint32_t)b[p + 1] << 16 | (uint32_t)b[p + 2] << 8 | b[p + 3];
         if (len > 0x7fffffffu || len + (size_t)12 > n - p) return stbi__err("truncated", "Corrupt PNG: chunk past the end of the file");
         if (!memcmp(b + p + 4, "IEND", 4)) return 1;
+        if (!memcmp(b + p + 4, "IDAT", 4)) {
+            if (!len && !data) return stbi__err("empty IDAT", "Corrupt PNG");
+            data = 1;
+        }
         p += 12 + (size_t)len;
     }
     return 1;

