@@ -199,6 +199,7 @@ static void test_mid_sizes(void) {
     ckpt w, r;
     cnn_error e = {0};
     memset(&w, 0, sizeof w);
+    w.config = w.config_name = w.meta = "";
     int64_t sizes[] = {3, 8200, 5, 16000, 1, 12000, 48000, 2};
     w.ntensors = 8;
     w.t = calloc(8, sizeof *w.t);
