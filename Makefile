@@ -70,8 +70,8 @@ tests: $(TESTS) cnn
 test: tests
 	@CNN=./cnn sh tests/run.sh $(TESTS)
 
-demo: 
-	sh datasets/demo.sh
+demo:
+	sh scripts/demo.sh
 
 clean:
 	rm -rf build build-san cnn

@@ -97,6 +97,11 @@ int main(void) {
         for (int b = 0; b < NS; b++)
             for (int c = 0; c < NS; c++)
                 for (int t = 0; t < 4; t++, n++) {
+                    /* the largest shapes (two sides of 257) in one transpose each, rotating,
+                     * to keep the sanitizer build within seconds */
+                    if ((sizes[a] == 257) + (sizes[b] == 257) + (sizes[c] == 257) >= 2 &&
+                        t != (a + b + c) % 4)
+                        continue;
                     const ab_case *ab = &abs_cases[n % N_AB];
                     int pad = (n / N_AB) % 3 == 0 ? 0 : (n / N_AB) % 3 == 1 ? 1 : 13;
                     run_case(t >> 1, t & 1, sizes[a], sizes[b], sizes[c], ab->alpha, ab->beta,

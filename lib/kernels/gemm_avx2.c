@@ -229,8 +229,9 @@ static inline __attribute__((always_inline)) void updw(float *y, __m256 t, int w
     if (w >= 2) {
         __m128 r = _mm_mul_ps(x, a4);
         if (beta != 0.0f)
-            r = _mm_fmadd_ps(b4, _mm_castpd_ps(_mm_load_sd((const double *)y)), r);
-        _mm_store_sd((double *)y, _mm_castps_pd(r));
+            r = _mm_fmadd_ps(b4, _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)y), r);
+        /* loadl/storel_pi move 8 bytes with no alignment requirement (unlike _sd) */
+        _mm_storel_pi((__m64 *)y, r);
         x = _mm_movehl_ps(x, x);
         y += 2;
         w -= 2;
