@@ -5,14 +5,18 @@
  * finished with beta on the first step, then accumulated), ic over M in MC rows with the
  * A block packed into MR-row panels, jr over NR-column strips of B, ir over the A panels
  * calling the micro-kernel. The A block (MC x KC) stays in L2 and one B strip (KC x NR)
- * in L1 while every A panel passes over it.
+ * close by while every A panel passes over it.
  *
  * The conv layers call this per image with M = output channels (small) and N = pixels, so
  * M usually fits one MC block. Then each B strip is packed right before it is used and
  * the workspace holds a single strip; only when M spans several MC blocks are all strips
  * of a KC x NC block kept, packed during the first ic block and reused by the others.
- * When op(B) is B itself (tb == 0) its rows are already contiguous along N, so full
- * strips are read in place instead of packed. */
+ *
+ * B is the large operand, and packing it is a pass over memory that the FMAs cannot
+ * hide (it cost 7-13% on the N2 shapes), so B is read in place whenever its layout
+ * allows: when op(B) = B (tb == 0) whole strips are read straight from B's rows; when
+ * op(B) = B^T (tb == 1) and K is long enough, a second kind of tile (kernt) broadcasts
+ * from B's rows and takes A, the small operand, transposed into k-slices instead. */
 #include "gemm.h"
 
 #include <stdint.h>
@@ -60,44 +64,48 @@ static void pack_n_portable(const float *src, ptrdiff_t ld, int w, int kc, int w
     }
 }
 
-/* One micro-kernel with its packers and cache blocking. MC is a multiple of MR and NC of
- * NR; KC bounds a B strip (KC x NR floats) to about L1 size, MC x KC sits in L2 (1-2 MB).
- * kernt (optional) is the tile for op(B) = B^T, which broadcasts from B in place (see
- * gemm_kern.h), with its own MRT x NRT tile and blocking. */
+/* One micro-kernel with its packers and cache blocking (upper bounds; the driver balances
+ * the steps). kernt, when present, is the tile for op(B) = B^T that broadcasts from B in
+ * place (see gemm_kern.h), with its own MRT x NRT tile and blocking.
+ *
+ * The numbers were measured on Zen 4 (L1d 32 KB, L2 1 MB) on the N2 shapes:
+ * - AVX2 wants its B strip (KC x 24 floats) in L1: KC = 128 beat 288 by 5-8%. The AVX-512
+ *   kernel does half the FMAs per byte of B and is happy streaming the strip from L2, so it
+ *   takes KC = 384, which leaves K <= 384 in one step (fewer passes over C).
+ * - The B^T tiles pay a transpose of the C tile per call, so they want long k runs: KCT =
+ *   1024 (K = 784 in one step) ran 5-8% faster than 256; MCT x KCT floats of packed A is
+ *   512 KB, in L2. Below K = 160 that transpose costs more than packing B^T, so the usual
+ *   kernel is used (measured crossover between 128 and 192).
+ * - MC = 192 keeps the conv layers' M (16..128 output channels) in one block, so B strips
+ *   are packed right before use and the workspace holds one strip. */
 typedef struct gemm_impl {
     int mr, nr, vl;     /* register tile; vector width that B strips are padded to */
-    int mc, kc, nc;     /* cache blocking (upper bounds; the driver balances the steps) */
+    int mc, kc, nc;
     gemm_kern_fn kern;
     gemm_pack_fn pack_t, pack_n;
+    int inplace;        /* read whole B strips in place when tb == 0: see b_inplace */
     int mrt, nrt, mct, kct;
     gemm_kern_fn kernt;
-    int inplace;        /* read whole B strips in place when tb == 0: see b_inplace */
 } gemm_impl;
 
-#ifndef GEMM_KC2
-#define GEMM_KC2 128
-#endif
-#ifndef GEMM_KC5
-#define GEMM_KC5 384
-#endif
-#ifndef GEMM_INPLACE
-#define GEMM_INPLACE 1
-#endif
-#ifndef GEMM_KCT
-#define GEMM_KCT 1024
-#endif
-#ifndef GEMM_MCT
-#define GEMM_MCT 128
-#endif
-#define PORTABLE_IMPL {PMR, PNR, PNR, 192, 256, 2048, kern_portable, pack_t_portable, \
-                       pack_n_portable, 0, 0, 0, 0, NULL, 1}
+enum { KT_MIN = 160 }; /* smallest K for which the B^T tiles are used */
+
+#define PORTABLE_IMPL                                                                     \
+    {.mr = PMR, .nr = PNR, .vl = PNR, .mc = 192, .kc = 256, .nc = 2048,                 \
+     .kern = kern_portable, .pack_t = pack_t_portable, .pack_n = pack_n_portable,         \
+     .inplace = 1}
 static const gemm_impl impls[SIMD_COUNT] = {
     [SIMD_PORTABLE] = PORTABLE_IMPL,
 #ifndef CNN_NO_SIMD
-    [SIMD_AVX2] = {4, 24, 8, 192, GEMM_KC2, 2016, gemm_kern_avx2, gemm_pack_t_avx2,
-                   gemm_pack_n_avx2, 16, 6, GEMM_MCT, GEMM_KCT, gemm_kernt_avx2, 2},
-    [SIMD_AVX512] = {8, 48, 16, 192, GEMM_KC5, 2016, gemm_kern_avx512, gemm_pack_t_avx2,
-                     gemm_pack_n_avx512, 32, 12, GEMM_MCT, GEMM_KCT, gemm_kernt_avx512, 1},
+    [SIMD_AVX2] = {.mr = 4, .nr = 24, .vl = 8, .mc = 192, .kc = 128, .nc = 2016,
+                   .kern = gemm_kern_avx2, .pack_t = gemm_pack_t_avx2,
+                   .pack_n = gemm_pack_n_avx2, .inplace = 2,
+                   .mrt = 16, .nrt = 6, .mct = 128, .kct = 1024, .kernt = gemm_kernt_avx2},
+    [SIMD_AVX512] = {.mr = 8, .nr = 48, .vl = 16, .mc = 192, .kc = 384, .nc = 2016,
+                     .kern = gemm_kern_avx512, .pack_t = gemm_pack_t_avx2,
+                     .pack_n = gemm_pack_n_avx512, .inplace = 1,
+                     .mrt = 32, .nrt = 12, .mct = 128, .kct = 1024,
+                     .kernt = gemm_kernt_avx512},
 #else
     /* Levels that are not built fall back to the portable path. */
     [SIMD_AVX2] = PORTABLE_IMPL,
@@ -115,10 +123,9 @@ typedef struct gemm_plan {
     size_t a_floats, b_floats;
 } gemm_plan;
 
-#ifndef GEMM_KT_MIN
-#define GEMM_KT_MIN 160
-#endif
-static int use_kernt(const gemm_impl *im, int tb, int K) { return tb && im->kernt && K >= GEMM_KT_MIN; }
+static int use_kernt(const gemm_impl *im, int tb, int K) {
+    return tb && im->kernt && K >= KT_MIN;
+}
 
 static gemm_plan plan_for(const gemm_impl *im, int tb, int M, int N, int K) {
     gemm_plan p;
@@ -135,7 +142,8 @@ static gemm_plan plan_for(const gemm_impl *im, int tb, int M, int N, int K) {
         p.b_floats = (size_t)im->nrt * p.kstep;
     } else {
         p.nstep = N < im->nc ? N : im->nc;
-        p.keep_b = M > p.mstep;
+        /* when every whole strip is read in place, only the last one is ever packed */
+        p.keep_b = M > p.mstep && (tb || im->inplace != 1);
         p.b_floats = (size_t)p.kstep * (p.keep_b ? rup(p.nstep, im->nr) : im->nr);
     }
     return p;
@@ -173,7 +181,7 @@ static void scale_c(int M, int N, float beta, float *C, int ldc) {
  * The AVX2 kernel (two ymm FMAs a cycle) needs its strip in L1, so it packs then; the
  * AVX-512 kernel streams its 48-wide strip from L2 at no loss, so it always reads in place. */
 static int b_inplace(const gemm_impl *im, int ldb) {
-    return GEMM_INPLACE && (im->inplace == 1 || (im->inplace == 2 && ldb % 64 != 0));
+    return im->inplace == 1 || (im->inplace == 2 && ldb % 64 != 0);
 }
 
 /* op(B) = B^T with a kernt: A is packed as MRT-row k-slices and B is broadcast in place. */
@@ -198,8 +206,10 @@ static void sgemm_t(const gemm_impl *im, const gemm_plan *p, int ta, int M, int 
                 ptrdiff_t ldbs = ldb;
                 if (nr < NR) { /* the kernel reads NR rows: pad the last strip with zero rows */
                     for (int j = 0; j < NR; j++)
-                        if (j < nr) memcpy(Bt + (size_t)j * kc, bs + (size_t)j * ldb, (size_t)kc * sizeof *Bt);
-                        else memset(Bt + (size_t)j * kc, 0, (size_t)kc * sizeof *Bt);
+                        if (j < nr)
+                            memcpy(Bt + (size_t)j * kc, bs + (size_t)j * ldb, kc * sizeof *Bt);
+                        else
+                            memset(Bt + (size_t)j * kc, 0, kc * sizeof *Bt);
                     bs = Bt;
                     ldbs = kc;
                 }
@@ -249,14 +259,15 @@ void sgemm(int simd, int ta, int tb, int M, int N, int K, float alpha,
                     int wp = rup(nr, im->vl);
                     const float *bs;
                     ptrdiff_t ldbs = wp;
-                    if (!tb && nr == NR && b_inplace(im, ldb)) { /* read B in place: rows are contiguous */
+                    if (!tb && nr == NR && b_inplace(im, ldb)) {
                         bs = B + (size_t)pc * ldb + jc + jr;
                         ldbs = ldb;
                     } else {
                         float *strip = Bb + (p.keep_b ? (size_t)(jr / NR) * NR * kc : 0);
                         if (ic == 0 || !p.keep_b) {
-                            if (tb) im->pack_t(B + (size_t)(jc + jr) * ldb + pc, ldb, nr, kc, wp, strip);
-                            else im->pack_n(B + (size_t)pc * ldb + jc + jr, ldb, nr, kc, wp, strip);
+                            const float *src = tb ? B + (size_t)(jc + jr) * ldb + pc
+                                                  : B + (size_t)pc * ldb + jc + jr;
+                            (tb ? im->pack_t : im->pack_n)(src, ldb, nr, kc, wp, strip);
                         }
                         bs = strip;
                     }

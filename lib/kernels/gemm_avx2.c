@@ -1,6 +1,7 @@
-/* gemm_avx2.c - the AVX2+FMA micro-kernel of sgemm (4 x 24 register tile) and the packing
- * routines (transpose and copy). Built with -mavx2 -mfma; called only when cpuid says so.
- * The AVX-512 path reuses the transpose packer, which is why that level implies AVX2.
+/* gemm_avx2.c - the AVX2+FMA micro-kernels of sgemm (4 x 24 register tile, and 16 x 6 for
+ * op(B) = B^T), the packing routines (transpose and copy) and the transposed C update.
+ * Built with -mavx2 -mfma; called only when cpuid says so. The AVX-512 path reuses the
+ * transpose packer and gemm_store_t_avx2, which is why that level implies AVX2.
  *
  * Why 4 x 24: 16 ymm registers hold 12 accumulators, 3 B vectors and 1 broadcast; a row
  * count of 4 divides every conv layer's output-channel count, and 12 accumulators cover

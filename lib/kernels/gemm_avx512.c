@@ -1,5 +1,6 @@
 /* gemm_avx512.c - the AVX-512 micro-kernels of sgemm (8 x 48 register tile, and 32 x 12
- * for op(B) = B^T) and a copy-packing routine. Built with -mavx512f/bw/dq/vl; called only when cpuid says so.
+ * for op(B) = B^T) and a copy-packing routine. Built with -mavx512f/bw/dq/vl; called only
+ * when cpuid says so.
  *
  * Why 8 x 48: conv layers have M = output channels (16, 32, 64, ...), so a row count
  * dividing 8 leaves no ragged row panel; 3 zmm columns x 8 rows = 24 accumulators hide the
