@@ -14,6 +14,7 @@ static const char *const general =
     "  summary FILE      per-layer shapes, parameters, multiply-adds and memory\n"
     "  check CONFIG...   validate model files without training\n"
     "  samples CONFIG    write test-set images as PNG files (demo inputs for predict)\n"
+    "  bench FILE        per-layer forward/backward times, img/s for train/infer, peak memory\n"
     "  help [TOPIC]      help on a command, or 'config' (every key and default), 'layers', 'exit'\n"
     "\n"
     "Results go to stdout, progress and errors to stderr. Exit codes:\n"
@@ -70,7 +71,17 @@ static const struct { const char *cmd, *text; } texts[] = {
      "\n"
      "Writes the first N images (default 10) of the config's test set (--train: training set) to DIR\n"
      "(default ./samples) as NNNNN-CLASS.png; prints DIR and the count.\n"},
-    {"help", "usage: cnn help [train|predict|eval|summary|check|samples|config|layers|exit]\n"},
+    {"bench",
+     "usage: cnn bench CONFIG|CHECKPOINT [--batch N] [--threads N] [--mode train|infer|all]\n"
+     "                 [--seconds S] [--runs R]\n"
+     "\n"
+     "Measures the single-core FMA peak now, then on random data in memory: a training step\n"
+     "(forward, loss, backward, SGD update) at --batch (default 64) with --threads (default: one\n"
+     "per core), per layer forward and backward milliseconds, GFLOP/s and % of peak; then\n"
+     "infer64 (forward, batch 64) and infer1 (batch 1, 1 thread). Each figure is the median of\n"
+     "R runs (default 5) of at least S seconds (default 1) after a warm-up. Lines are\n"
+     "KEY<TAB>VALUE (train_img_per_s, infer64_img_per_s, infer1_ms, peak_rss_mb) plus tables.\n"},
+    {"help", "usage: cnn help [train|predict|eval|summary|check|samples|bench|config|layers|exit]\n"},
 };
 
 int usage(FILE *f, const char *cmd) {

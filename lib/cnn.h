@@ -71,6 +71,7 @@ int cnn_model_save(const cnn_model *m, const char *path, cnn_error *err);
 void cnn_model_free(cnn_model *m);
 /* Threads used by predict/eval (0 = one per core). */
 int cnn_model_set_threads(cnn_model *m, int threads, cnn_error *err);
+int cnn_model_threads(const cnn_model *m);
 const cnn_config *cnn_model_config(const cnn_model *m);
 
 typedef struct cnn_layer_info {
@@ -137,5 +138,23 @@ typedef struct cnn_eval_result {
 /* Evaluates on the test set named by the model's config, or by cfg when not NULL. */
 int cnn_eval(cnn_model *m, const cnn_config *cfg, cnn_eval_result *out, cnn_error *err);
 void cnn_eval_free(cnn_eval_result *r);
+
+/* ---- benchmarks ---- */
+
+typedef struct cnn_bench_layer {
+    const char *name, *type;
+    double fwd_ms, bwd_ms;      /* per step (batch), median over runs */
+    double fwd_gflop, bwd_gflop;/* floating-point work per step (0 for layers without GEMMs) */
+} cnn_bench_layer;
+/* Times training steps (forward, loss, backward, SGD update; train != 0) or forward passes
+ * on random data already in memory, at `batch` images: a warm-up, then `runs` timed runs of at
+ * least `seconds` each. *img_per_s gets the median rate; layers (cnn_model_layer_count
+ * entries, may be NULL) the per-layer times of the median run. */
+int cnn_bench(cnn_model *m, int batch, int train, double seconds, int runs, double *img_per_s,
+              cnn_bench_layer *layers, cnn_error *err);
+/* Single-core FP32 FMA peak of this CPU in GFLOP/s, measured now with the widest vector
+ * instructions the run-time dispatch uses; the CPU's name and the SIMD path chosen. */
+double cnn_peak_gflops(void);
+void cnn_cpu_info(char *name, int n, const char **simd);
 
 #endif

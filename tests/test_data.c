@@ -466,6 +466,28 @@ static void test_image_jpeg_bmp_gif(void) {
             ok &= abs(out[y * 16 + x] - x * 16) <= 20 && abs(out[256 + y * 16 + x] - y * 16) <= 20 && abs(out[512 + y * 16 + x] - 128) <= 20;
     CHECK(ok, "JPEG pixels close to the original");
     CHECK(fuzz_image("jpg", jpeg16, sizeof jpeg16, 3000), "a damaged JPEG is an image or a clean error");
+    /* what stb_image 2.27 would overrun on: a Huffman table of more than 256 codes (also
+     * behind 0xFF fill bytes before SOI), a scan using a table never defined */
+    unsigned char bad[1 + sizeof jpeg16];
+    bad[0] = 0xff;
+    memcpy(bad + 1, jpeg16, sizeof jpeg16);
+    unsigned char *dht = NULL, *sos = NULL;
+    for (size_t i = 1; i + 1 < sizeof bad; i++) {
+        if (!dht && bad[i] == 0xff && bad[i + 1] == 0xc4) dht = bad + i;
+        if (!sos && bad[i] == 0xff && bad[i + 1] == 0xda) sos = bad + i;
+    }
+    CHECK(dht && sos, "fixture has DHT and SOS");
+    if (dht && sos) {
+        sos[6] = 0x33; /* first component: DC and AC table 3 */
+        write_file(P("undef.jpg"), bad + 1, sizeof jpeg16);
+        CHECK(image_load(P("undef.jpg"), 3, 16, 16, out, &e) == CNN_ERR_DATA && msg_ok(&e, P("undef.jpg"), "not a supported image"), "%s", e.msg);
+        sos[6] = 0x00;
+        dht[5] = dht[6] = dht[7] = 0xff;
+        write_file(P("dht.jpg"), bad + 1, sizeof jpeg16);
+        CHECK(image_load(P("dht.jpg"), 3, 16, 16, out, &e) == CNN_ERR_DATA && msg_ok(&e, P("dht.jpg"), "bad DHT header"), "%s", e.msg);
+        write_file(P("dht-fill.jpg"), bad, sizeof bad);
+        CHECK(image_load(P("dht-fill.jpg"), 3, 16, 16, out, &e) == CNN_ERR_DATA && msg_ok(&e, P("dht-fill.jpg"), "bad DHT header"), "%s", e.msg);
+    }
     unsigned char rgb[5 * 3 * 3];
     for (int i = 0; i < 45; i++) rgb[i] = (unsigned char)(i * 5);
     size_t bl;

@@ -58,14 +58,14 @@ static unsigned char *stbu_zlib_compress(unsigned char *data, int len, int *out_
 
 static uint32_t be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
 
-/* Walks the JPEG marker segments the way stb_image 2.27 does (bytes between segments are
- * skipped up to the next 0xFF; entropy-coded data ends at the first 0xFF followed by a
- * byte that is not 0x00, 0xFF or a restart marker), so every segment stb will parse is
- * seen here first. Returns 0 with a failure reason for a file stb must not see. */
-static int jpeg_prescan(const unsigned char *b, size_t n) {
+/* Walks the JPEG marker segments from offset p (after SOI) the way stb_image 2.27 does
+ * (bytes between segments are skipped up to the next 0xFF; entropy-coded data ends at the
+ * first 0xFF followed by a byte that is not 0x00, 0xFF or a restart marker), so every
+ * segment stb will parse is seen here first. Returns 0 with a failure reason for a file
+ * stb must not see. */
+static int jpeg_prescan(const unsigned char *b, size_t n, size_t p) {
     int dc[4] = {0}, ac[4] = {0}, dq[4] = {0}, frame = 0, progressive = 0, ncomp = 0;
     int comp_id[4] = {0}, comp_tq[4] = {0};
-    size_t p = 2; /* after SOI */
     for (;;) {
         while (p < n && b[p] != 0xff) p++;
         while (p < n && b[p] == 0xff) p++;
@@ -163,7 +163,10 @@ static int png_prescan(const unsigned char *b, size_t n) {
 }
 
 static int prescan(const unsigned char *b, size_t n) {
-    if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) return jpeg_prescan(b, n);
+    /* stb takes a file for a JPEG when it opens with 0xFF, any more 0xFF, then 0xD8 (SOI) */
+    size_t p = 0;
+    while (p < n && b[p] == 0xff) p++;
+    if (p > 0 && p < n && b[p] == 0xd8) return jpeg_prescan(b, n, p + 1);
     if (n >= 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8)) return png_prescan(b, n);
     return 1;
 }

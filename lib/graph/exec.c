@@ -147,7 +147,9 @@ const float *graph_forward(graph *g, const float *x, int n, int training, uint64
     for (int i = 1; i < g->nn; i++) {
         node *nd = &g->nodes[i];
         bind_inputs(g, nd, x);
+        double t0 = g->tfwd ? now_seconds() : 0;
         nd->ops->fwd(nd, &ex);
+        if (g->tfwd) g->tfwd[i] += now_seconds() - t0;
     }
     return g->nodes[g->nn - 1].y;
 }
@@ -170,6 +172,8 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
             memset(g->nodes[j].dy, 0, (size_t)n * (size_t)shape_size(g->nodes[j].out) * sizeof(float));
             zeroed[j] = 1;
         }
+        double t0 = g->tbwd ? now_seconds() : 0;
         nd->ops->bwd(nd, &ex);
+        if (g->tbwd) g->tbwd[i] += now_seconds() - t0;
     }
 }

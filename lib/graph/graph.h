@@ -21,6 +21,7 @@ typedef struct graph {
     char *zeroed;           /* nn flags used by backward; owned */
     const float *input;     /* borrowed: the batch of the last forward */
     float *dinput;          /* borrowed, optional: backward writes the input's gradient here */
+    double *tfwd, *tbwd;    /* borrowed, optional: seconds per node are added here (benchmarks) */
     pool *pool;             /* owned */
     int nth, simd;
 } graph;

@@ -75,6 +75,7 @@ int cnn_model_create(const cnn_config *cfg, cnn_model **out, cnn_error *e) {
 }
 
 int cnn_model_set_threads(cnn_model *m, int threads, cnn_error *e) { return graph_set_threads(&m->g, threads, e); }
+int cnn_model_threads(const cnn_model *m) { return m->g.pool ? pool_size(m->g.pool) : 1; }
 const cnn_config *cnn_model_config(const cnn_model *m) { return m->cfg; }
 int cnn_model_layer_count(const cnn_model *m) { return m->g.nn - 1; }
 void cnn_model_input_shape(const cnn_model *m, int *c, int *h, int *w) {
