@@ -73,8 +73,12 @@ test: tests
 demo:
 	sh scripts/demo.sh
 
+# cnn against PyTorch on N1/N2/N3 (scripts/compare-peers; needs python3-torch)
+bench: cnn
+	sh scripts/compare-peers
+
 clean:
 	rm -rf build build-san cnn
 
-.PHONY: all test tests demo clean
+.PHONY: all test tests demo bench clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

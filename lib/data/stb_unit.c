@@ -174,6 +174,7 @@ static int prescan(const unsigned char *b, size_t n) {
 /* ---- wrappers ---- */
 
 int stbu_info(const unsigned char *buf, size_t len, int *w, int *h, int *comp) {
+    stbi__g_failure_reason = NULL; /* some failures set no reason: never show a stale one */
     if (len > INT_MAX) { stbi__err("too large", "file too large"); return 0; }
     if (!prescan(buf, len)) return 0;
     /* A format recognised by its signature keeps its own failure reason ("too large",
@@ -189,6 +190,7 @@ int stbu_info(const unsigned char *buf, size_t len, int *w, int *h, int *comp) {
 }
 
 unsigned char *stbu_load(const unsigned char *buf, size_t len, int *w, int *h, int *comp) {
+    stbi__g_failure_reason = NULL;
     if (len > INT_MAX) { stbi__err("too large", "file too large"); return NULL; }
     if (!prescan(buf, len)) return NULL;
     return stbi_load_from_memory(buf, (int)len, w, h, comp, 0);
@@ -198,7 +200,7 @@ void stbu_free(void *p) { stbi_image_free(p); }
 
 const char *stbu_failure(void) {
     const char *r = stbi_failure_reason();
-    return r ? r : "unknown error";
+    return r ? r : "corrupt file";
 }
 
 int stbu_write_png(void (*write)(void *ctx, void *data, int size), void *ctx,

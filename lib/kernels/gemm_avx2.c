@@ -90,11 +90,11 @@ tile(const int MR_, const int NV, int kc, const float *A, const float *B, ptrdif
     }
 }
 
-#define TILE_NV(MRV)                                                                   \
-    switch (nv) {                                                                      \
-    case 1: tile(MRV, 1, kc, Ap, Bp, ldbp, C, ldc, whole, m, alpha, beta); break;           \
-    case 2: tile(MRV, 2, kc, Ap, Bp, ldbp, C, ldc, whole, m, alpha, beta); break;           \
-    default: tile(MRV, 3, kc, Ap, Bp, ldbp, C, ldc, whole, m, alpha, beta); break;          \
+#define TILE_NV(MRV)                                                                  \
+    switch (nv) {                                                                     \
+    case 1: tile(MRV, 1, kc, Ap, Bp, ldbp, C, ldc, whole, m, alpha, beta); break;   \
+    case 2: tile(MRV, 2, kc, Ap, Bp, ldbp, C, ldc, whole, m, alpha, beta); break;   \
+    default: tile(MRV, 3, kc, Ap, Bp, ldbp, C, ldc, whole, m, alpha, beta); break;  \
     }
 
 void gemm_kern_avx2(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
