@@ -1,6 +1,8 @@
-/* pool.c - persistent pthread workers woken per job. Workers spin briefly on the job
- * generation before sleeping on a condition variable: a training step issues a few
- * hundred jobs, and a futex wake per job would cost more than small layers take. */
+/* pool.c - persistent pthread workers and a chunk counter. A job is published as one 64-bit
+ * word (generation << 32 | next chunk); threads claim chunks with compare-and-swap, so a
+ * worker that wakes late for an old job finds the generation changed and does nothing.
+ * Workers spin briefly before sleeping: a training step issues a few hundred jobs, and a
+ * futex wake per job would cost more than small layers take. */
 #define _GNU_SOURCE
 #include "pool.h"
 #include <pthread.h>
@@ -14,47 +16,62 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { SPIN_ITERS = 1 << 15 };
+enum { SPIN_ITERS = 1 << 14 };
+
+struct worker { struct pool *p; int ith; };
 
 struct pool {
     int nth;
     pthread_t *threads;
+    struct worker *w;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    atomic_uint gen;       /* bumped for every job */
-    atomic_int pending;    /* workers still running the current job */
-    atomic_int quit;
-    int active;            /* workers taking part in the current job */
-    pool_fn fn;
+    _Atomic unsigned long long claim;
+    atomic_uint finished;
+    atomic_int sleepers, quit;
+    unsigned nchunks;       /* written before the job is published */
+    chunk_fn fn;
     void *arg;
-    struct worker { pool *p; int ith; } *w;
 };
+
+static unsigned gen_of(unsigned long long v) { return (unsigned)(v >> 32); }
+
+/* Claims and runs chunks of job `gen` until none is left or a newer job replaced it. fn/arg
+ * are read after a successful claim, when job `gen` cannot have finished yet. */
+static void run_chunks(struct pool *p, unsigned gen, int ith) {
+    for (;;) {
+        unsigned long long v = atomic_load_explicit(&p->claim, memory_order_acquire);
+        if (gen_of(v) != gen || (unsigned)v >= p->nchunks) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &v, v + 1, memory_order_acq_rel, memory_order_acquire))
+            continue;
+        p->fn(p->arg, (int64_t)(unsigned)v, ith);
+        atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel);
+    }
+}
 
 static void *worker_main(void *a) {
     struct worker *w = a;
-    pool *p = w->p;
+    struct pool *p = w->p;
     unsigned seen = 0;
     for (;;) {
-        unsigned g;
         int spins = 0;
-        while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen) {
+        while (gen_of(atomic_load(&p->claim)) == seen && !atomic_load(&p->quit)) {
             if (++spins < SPIN_ITERS) { cpu_relax(); continue; }
             pthread_mutex_lock(&p->mu);
-            while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !atomic_load(&p->quit))
-                pthread_cond_wait(&p->wake, &p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while (gen_of(atomic_load(&p->claim)) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->wake, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
-            break;
         }
         if (atomic_load(&p->quit)) return NULL;
-        seen = g;
-        if (w->ith < p->active) p->fn(p->arg, w->ith, p->active);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        seen = gen_of(atomic_load(&p->claim));
+        run_chunks(p, seen, w->ith);
     }
 }
 
 pool *pool_create(int nth) {
     if (nth < 1) nth = 1;
-    pool *p = calloc(1, sizeof *p);
+    struct pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->nth = nth;
     pthread_mutex_init(&p->mu, NULL);
@@ -62,10 +79,14 @@ pool *pool_create(int nth) {
     if (nth > 1) {
         p->threads = calloc((size_t)nth, sizeof *p->threads);
         p->w = calloc((size_t)nth, sizeof *p->w);
-        if (!p->threads || !p->w) { free(p->threads); free(p->w); free(p); return NULL; }
+        if (!p->threads || !p->w) {
+            free(p->threads);
+            free(p->w);
+            free(p);
+            return NULL;
+        }
         for (int i = 1; i < nth; i++) {
-            p->w[i].p = p;
-            p->w[i].ith = i;
+            p->w[i] = (struct worker){p, i};
             if (pthread_create(&p->threads[i], NULL, worker_main, &p->w[i]) != 0) {
                 p->nth = i;
                 pool_destroy(p);
@@ -80,7 +101,6 @@ void pool_destroy(pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->quit, 1);
-    atomic_fetch_add(&p->gen, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->nth; i++) pthread_join(p->threads[i], NULL);
@@ -93,22 +113,39 @@ void pool_destroy(pool *p) {
 
 int pool_size(const pool *p) { return p ? p->nth : 1; }
 
-void pool_run_n(pool *p, int nth, pool_fn fn, void *arg) {
-    if (!p || p->nth == 1 || nth <= 1) { fn(arg, 0, 1); return; }
-    if (nth > p->nth) nth = p->nth;
+void pool_chunks(pool *p, int64_t nchunks, chunk_fn fn, void *arg) {
+    if (nchunks <= 0) return;
+    if (!p || p->nth == 1 || nchunks == 1) {
+        for (int64_t c = 0; c < nchunks; c++) fn(arg, c, 0);
+        return;
+    }
+    unsigned gen = gen_of(atomic_load_explicit(&p->claim, memory_order_relaxed)) + 1;
     p->fn = fn;
     p->arg = arg;
-    p->active = nth;
-    atomic_store_explicit(&p->pending, p->nth - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
-    fn(arg, 0, nth);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
+    p->nchunks = (unsigned)nchunks;
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    atomic_store(&p->claim, (unsigned long long)gen << 32); /* seq_cst: ordered with the sleepers check */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
+    run_chunks(p, gen, 0);
+    while (atomic_load_explicit(&p->finished, memory_order_acquire) < (unsigned)nchunks) cpu_relax();
 }
 
-void pool_run(pool *p, pool_fn fn, void *arg) { pool_run_n(p, pool_size(p), fn, arg); }
+typedef struct part_job { pool_fn fn; void *arg; int n; } part_job;
+
+static void part_tramp(void *arg, int64_t chunk, int ith) {
+    (void)ith;
+    part_job *j = arg;
+    j->fn(j->arg, (int)chunk, j->n);
+}
+
+void pool_run(pool *p, pool_fn fn, void *arg) {
+    part_job j = {fn, arg, pool_size(p)};
+    pool_chunks(p, j.n, part_tramp, &j);
+}
 
 int cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -1,21 +1,29 @@
 /* pool.h - the thread pool: the one piece of shared mutable state in the library, owned
- * by a model (not global). pool_run() runs a function on every worker, the caller being
- * worker 0, and returns when all have finished; work is split statically by `ith`, so a
- * given thread count always produces the same arithmetic in the same order. */
+ * by a model (not global). Work is handed out as numbered chunks claimed dynamically by
+ * whichever threads are running, the caller included; the caller waits for the chunks to
+ * be finished, never for a worker the OS has not scheduled yet, so a busy machine slows a
+ * job down instead of stalling it. Results are bit-exact as long as each chunk's arithmetic
+ * depends only on its number (per-chunk partial sums added in chunk order), which also
+ * makes them independent of the thread count. */
 #ifndef CNN_POOL_H
 #define CNN_POOL_H
+#include <stdint.h>
 
 typedef struct pool pool;
-typedef void (*pool_fn)(void *arg, int ith, int nth);
+/* fn(arg, chunk, ith): ith < pool_size() names the running thread (for per-thread scratch). */
+typedef void (*chunk_fn)(void *arg, int64_t chunk, int ith);
+/* The older static form: fn(arg, part, nparts), each part run exactly once, possibly on the
+ * same thread as another part; scratch must be indexed by part, not by thread. */
+typedef void (*pool_fn)(void *arg, int part, int nparts);
 
 /* Starts nth-1 worker threads (nth >= 1). Returns NULL if threads cannot be created. */
 pool *pool_create(int nth);
 void pool_destroy(pool *p);
 int pool_size(const pool *p);
-/* Runs fn(arg, ith, nth) for ith = 0..nth-1 concurrently; p == NULL runs it once inline. */
+/* Runs fn for chunks 0..nchunks-1 (nchunks < 2^31); p == NULL runs them inline. */
+void pool_chunks(pool *p, int64_t nchunks, chunk_fn fn, void *arg);
+/* Runs fn(arg, part, pool_size) for every part 0..pool_size-1. */
 void pool_run(pool *p, pool_fn fn, void *arg);
-/* Same, but with only the first `nth` workers taking part (1 <= nth <= pool_size). */
-void pool_run_n(pool *p, int nth, pool_fn fn, void *arg);
 /* Number of online CPUs (at least 1). */
 int cpu_count(void);
 #endif

@@ -25,23 +25,70 @@ static void valid_range(int off, int SW, int W, int OW, int *lo, int *hi) {
     *hi = h;
 }
 
-/* d[i] += s[i]. In fixed blocks of 8 so that gcc -O2 (whose default cost model does not
- * vectorize loops needing a scalar epilogue) still emits vector adds. */
-static void add_row(float *restrict d, const float *restrict s, int n) {
+/* d[i] += s[i] and d[i] = s[i] for a conv row (7-56 floats), inline: a memcpy call costs
+ * more than such a copy. Fixed blocks of 8 let gcc -O2 (whose default cost model does not
+ * vectorize loops that need a scalar epilogue) emit vector code; the copy ends with an
+ * overlapping block instead of a scalar tail, which gcc would turn back into a call. */
+static inline void add_row(float *restrict d, const float *restrict s, int n) {
     int i = 0;
     for (; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) d[i + j] += s[i + j];
     for (; i < n; i++) d[i] += s[i];
 }
+static inline void copy_row(float *restrict d, const float *restrict s, int n) {
+    if (n < 8) {
+        for (int j = 0; j < 8; j++)
+            if (j < n) d[j] = s[j];
+        return;
+    }
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) d[i + j] = s[i + j];
+    if (i < n)
+        for (int j = 0; j < 8; j++) d[n - 8 + j] = s[n - 8 + j];
+}
+
+/* The common "same" case (strides 1, output as wide as the input): a column row is then
+ * the input plane shifted by (dh, off), so its valid rows are one contiguous run of x.
+ * One memcpy moves them all; the few columns that wrapped around a row edge are zeroed
+ * after. */
+static void im2col_row_s1(const float *xc, int H, int W, int dh, int off, int lo, int hi,
+                          int OH, float *col) {
+    int oh_lo = dh < 0 ? -dh : 0, oh_hi = H - dh < OH ? H - dh : OH;
+    if (oh_lo > OH) oh_lo = OH;
+    if (oh_hi < oh_lo) oh_hi = oh_lo;
+    if (oh_hi == oh_lo || lo == hi) {
+        memset(col, 0, (size_t)OH * W * sizeof *col);
+        return;
+    }
+    if (oh_lo) memset(col, 0, (size_t)oh_lo * W * sizeof *col);
+    /* from (oh_lo, lo) to (oh_hi - 1, hi - 1): inside x at both ends */
+    size_t first = (size_t)oh_lo * W + lo, last = (size_t)(oh_hi - 1) * W + hi;
+    memcpy(col + first, xc + (ptrdiff_t)first + (ptrdiff_t)dh * W + off,
+           (last - first) * sizeof *col);
+    /* column by column (usually one on a side): a loop along each row would become a
+     * memset call per row */
+    for (int ow = 0; ow < lo; ow++)
+        for (int oh = oh_lo; oh < oh_hi; oh++) col[(size_t)oh * W + ow] = 0.0f;
+    for (int ow = hi; ow < W; ow++)
+        for (int oh = oh_lo; oh < oh_hi; oh++) col[(size_t)oh * W + ow] = 0.0f;
+    if (oh_hi < OH) memset(col + (size_t)oh_hi * W, 0, (size_t)(OH - oh_hi) * W * sizeof *col);
+}
 
 void im2col(const float *x, int C, int H, int W, int KH, int KW, int SH, int SW,
             int PH, int PW, int DH, int DW, int OH, int OW, float *col) {
+    int same = SH == 1 && SW == 1 && OW == W;
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * H * W;
         for (int kh = 0; kh < KH; kh++) {
             for (int kw = 0; kw < KW; kw++) {
                 int off = kw * DW - PW, lo, hi;
                 valid_range(off, SW, W, OW, &lo, &hi);
+                if (same) {
+                    im2col_row_s1(xc, H, W, kh * DH - PH, off, lo, hi, OH, col);
+                    col += (size_t)OH * OW;
+                    continue;
+                }
                 for (int oh = 0; oh < OH; oh++, col += OW) {
                     int ih = oh * SH - PH + kh * DH;
                     if (ih < 0 || ih >= H || lo == hi) {
@@ -51,7 +98,7 @@ void im2col(const float *x, int C, int H, int W, int KH, int KW, int SH, int SW,
                     /* the first valid tap; off alone may point before the row */
                     const float *xr = xc + (size_t)ih * W + (lo * SW + off);
                     if (lo) memset(col, 0, (size_t)lo * sizeof *col);
-                    if (SW == 1) memcpy(col + lo, xr, (size_t)(hi - lo) * sizeof *col);
+                    if (SW == 1) copy_row(col + lo, xr, hi - lo);
                     else
                         for (int ow = lo; ow < hi; ow++) col[ow] = xr[(ptrdiff_t)(ow - lo) * SW];
                     if (hi < OW) memset(col + hi, 0, (size_t)(OW - hi) * sizeof *col);
@@ -61,14 +108,44 @@ void im2col(const float *x, int C, int H, int W, int KH, int KW, int SH, int SW,
     }
 }
 
+/* The "same" case of col2im_add, the mirror of im2col_row_s1: the valid part of a column
+ * row is added to x as one long run, which also adds the wrapped-around edge columns to
+ * the pixels between the row ends; those few pixels are saved before and put back after,
+ * so every pixel receives exactly the additions the row-by-row loop would make, in the
+ * same order. Returns 0 (and does nothing) when there are too many of them to save. */
+static int col2im_row_s1(const float *dcol, int H, int W, int dh, int off, int lo, int hi,
+                         int OH, float *xc) {
+    int oh_lo = dh < 0 ? -dh : 0, oh_hi = H - dh < OH ? H - dh : OH;
+    if (oh_hi <= oh_lo || lo == hi) return 1;
+    enum { MAX_SAVED = 512 };
+    int gap = W - hi + lo; /* wrapped columns between two consecutive rows */
+    if ((oh_hi - oh_lo - 1) * gap > MAX_SAVED) return 0;
+    float saved[MAX_SAVED];
+    float *x = xc + (ptrdiff_t)dh * W + off; /* x[t] pairs with dcol[t]; only valid t used */
+    int n = 0;
+    for (int oh = oh_lo; oh + 1 < oh_hi; oh++)
+        for (int t = oh * W + hi; t < (oh + 1) * W + lo; t++) saved[n++] = x[t];
+    int first = oh_lo * W + lo, last = (oh_hi - 1) * W + hi;
+    add_row(x + first, dcol + first, last - first);
+    n = 0;
+    for (int oh = oh_lo; oh + 1 < oh_hi; oh++)
+        for (int t = oh * W + hi; t < (oh + 1) * W + lo; t++) x[t] = saved[n++];
+    return 1;
+}
+
 void col2im_add(const float *dcol, int C, int H, int W, int KH, int KW, int SH, int SW,
                 int PH, int PW, int DH, int DW, int OH, int OW, float *dx) {
+    int same = SH == 1 && SW == 1 && OW == W;
     for (int c = 0; c < C; c++) {
         float *xc = dx + (size_t)c * H * W;
         for (int kh = 0; kh < KH; kh++) {
             for (int kw = 0; kw < KW; kw++) {
                 int off = kw * DW - PW, lo, hi;
                 valid_range(off, SW, W, OW, &lo, &hi);
+                if (same && col2im_row_s1(dcol, H, W, kh * DH - PH, off, lo, hi, OH, xc)) {
+                    dcol += (size_t)OH * OW;
+                    continue;
+                }
                 for (int oh = 0; oh < OH; oh++, dcol += OW) {
                     int ih = oh * SH - PH + kh * DH;
                     if (ih < 0 || ih >= H || lo == hi) continue;

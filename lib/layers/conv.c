@@ -82,19 +82,18 @@ static int conv_infer(node *n, cnn_error *e) {
 
 typedef struct job { node *n; exec *x; geo g; } job;
 
-static void fwd_part(void *arg, int ith, int nth) {
+/* One image per chunk: outputs of different images never mix, so any thread may take any. */
+static void fwd_image(void *arg, int64_t b, int ith) {
     job *j = arg;
     const geo *g = &j->g;
     node *n = j->n;
-    int64_t lo, hi;
-    split_range(j->x->n, ith, nth, &lo, &hi);
     float *ws = exec_ws(j->x, ith);
     float *col = ws;
     float *gws = ws + (g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15)) +
                  (((size_t)n->t[0].count + g->OC + 15) & ~(size_t)15);
     const float *wt = n->t[0].data, *bias = n->nt > 1 ? n->t[1].data : NULL;
     int hw = g->OH * g->OW;
-    for (int64_t b = lo; b < hi; b++) {
+    {
         const float *xb = n->x[0] + b * (int64_t)g->C * g->H * g->W;
         float *yb = n->y + b * (int64_t)g->OC * hw;
         for (int gr = 0; gr < g->G; gr++) {
@@ -117,7 +116,7 @@ static void fwd_part(void *arg, int ith, int nth) {
 
 static void conv_fwd(node *n, exec *x) {
     job j = {n, x, conv_geo(n)};
-    pool_run(x->pool, fwd_part, &j);
+    pool_chunks(x->pool, x->n, fwd_image, &j);
 }
 
 static void bwd_part(void *arg, int ith, int nth) {
