@@ -39,6 +39,7 @@ def dump(name, t):
     v = t.detach().reshape(-1).tolist()
     print(name, len(v), " ".join("%.17g" % a for a in v))
 
+init_weights = {k: t.detach().clone() for k, t in names.items()}
 dump("input", x)
 dump("labels", y.double())
 for k, t in names.items():
@@ -58,3 +59,26 @@ for k, t in names.items():
     dump("step3." + k, t)
 dump("step3.batchnorm1.running_mean", m.batchnorm1.running_mean)
 dump("step3.batchnorm1.running_var", m.batchnorm1.running_var)
+
+# The same three steps from the initial weights with Adam (L2 decay) and AdamW (decoupled).
+init = {k: t.detach().clone() for k, t in names.items()}
+for kind in ("adam", "adamw"):
+    torch.manual_seed(0)
+    m2 = Tiny()
+    n2 = {"conv1.weight": m2.conv1.weight, "batchnorm1.weight": m2.batchnorm1.weight,
+          "batchnorm1.bias": m2.batchnorm1.bias, "conv2.weight": m2.conv2.weight, "conv2.bias": m2.conv2.bias,
+          "dense1.weight": m2.dense1.weight, "dense1.bias": m2.dense1.bias}
+    with torch.no_grad():
+        for k, t in n2.items():
+            t.copy_(init_weights[k])
+    d2 = [m2.conv1.weight, m2.conv2.weight, m2.dense1.weight]
+    nd2 = [m2.batchnorm1.weight, m2.batchnorm1.bias, m2.conv2.bias, m2.dense1.bias]
+    cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
+    o2 = cls([{"params": d2, "weight_decay": 0.01}, {"params": nd2, "weight_decay": 0}], lr=0.01, betas=(0.9, 0.999),
+             eps=1e-8)
+    for step in range(3):
+        o2.zero_grad()
+        nn.functional.cross_entropy(m2(x), y, label_smoothing=0.1).backward()
+        o2.step()
+    for k, t in n2.items():
+        dump(kind + "3." + k, t)

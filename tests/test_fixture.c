@@ -54,6 +54,50 @@ static double err(const float *a, const double *b, int n, double atol) {
 static const char *tnames[] = {"conv1.weight", "batchnorm1.weight", "batchnorm1.bias", "conv2.weight",
                                "conv2.bias", "dense1.weight", "dense1.bias"};
 
+/* Three Adam or AdamW steps (lr 0.01, decay 0.01 on weights) from the initial weights. */
+static void run_adam(int simd, int type, const char *prefix) {
+    ynode *root;
+    cnn_error e = {0};
+    graph g;
+    CHECK(ytree_parse(net, strlen(net), "tiny", &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), "tiny", (shape){2, 7, 8}, &e) == 0, "%s", e.msg);
+    graph_set_threads(&g, 2, &e);
+    g.simd = simd;
+    graph_reserve(&g, 3, 1, &e);
+    graph_init(&g, 1);
+    for (int i = 0; i < 7; i++) {
+        char k[80];
+        snprintf(k, sizeof k, "init.%s", tnames[i]);
+        tensor *t = graph_tensor(&g, tnames[i], NULL);
+        for (int j = 0; j < t->count; j++) t->data[j] = (float)get(k)->v[j];
+    }
+    const entry *xin = get("input"), *lab = get("labels");
+    float *x = malloc((size_t)xin->n * sizeof *x), d[9];
+    int32_t y[3];
+    for (int i = 0; i < xin->n; i++) x[i] = (float)xin->v[i];
+    for (int i = 0; i < 3; i++) y[i] = (int32_t)lab->v[i];
+    optim_cfg oc = {.type = type, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
+    optim o;
+    CHECK(optim_init(&o, &oc, &g, &e) == 0, "%s", e.msg);
+    for (int step = 0; step < 3; step++) {
+        const float *out = graph_forward(&g, x, 3, 1, 1, (uint64_t)step);
+        loss_softmax_ce(out, y, 3, 3, 0.1, d, NULL, NULL);
+        graph_backward(&g, d, 3, 1, (uint64_t)step);
+        optim_step(&o, &g, 0.01, (uint64_t)step + 1);
+    }
+    for (int i = 0; i < 7; i++) {
+        char k[80];
+        snprintf(k, sizeof k, "%s3.%s", prefix, tnames[i]);
+        tensor *t = graph_tensor(&g, tnames[i], NULL);
+        double w = err(t->data, get(k)->v, (int)t->count, 1e-3);
+        CHECK(w < 1e-3, "%s (%s): worst relative error %g", k, simd_name(simd), w);
+    }
+    optim_free(&o);
+    free(x);
+    graph_free(&g);
+    ytree_free(root);
+}
+
 static void run(int simd) {
     ynode *root;
     cnn_error e = {0};
@@ -121,7 +165,11 @@ int main(int argc, char **argv) {
     CHECK(load(path), "cannot read %s", path);
     if (!nfx) return check_done();
     for (int s = 0; s < SIMD_COUNT; s++)
-        if (simd_supported(s)) run(s);
+        if (simd_supported(s)) {
+            run(s);
+            run_adam(s, OPT_ADAM, "adam");
+            run_adam(s, OPT_ADAMW, "adamw");
+        }
     for (int i = 0; i < nfx; i++) free(fx[i].v);
     return check_done();
 }

@@ -121,15 +121,23 @@ static int col2im_row_s1(const float *dcol, int H, int W, int dh, int off, int l
     int gap = W - hi + lo; /* wrapped columns between two consecutive rows */
     if ((oh_hi - oh_lo - 1) * gap > MAX_SAVED) return 0;
     float saved[MAX_SAVED];
-    float *x = xc + (ptrdiff_t)dh * W + off; /* x[t] pairs with dcol[t]; only valid t used */
-    int n = 0;
-    for (int oh = oh_lo; oh + 1 < oh_hi; oh++)
-        for (int t = oh * W + hi; t < (oh + 1) * W + lo; t++) saved[n++] = x[t];
+    /* x[t] pairs with dcol[t], t counted from the first valid tap so that no pointer
+     * before the plane is formed */
     int first = oh_lo * W + lo, last = (oh_hi - 1) * W + hi;
-    add_row(x + first, dcol + first, last - first);
+    float *x = xc + ((ptrdiff_t)first + (ptrdiff_t)dh * W + off);
+    dcol += first;
+    /* gap is usually 1: loop over the rows inside, the gap outside */
+    int rows = oh_hi - oh_lo - 1, n = 0;
+    for (int g = 0; g < gap; g++) {
+        const float *xg = x + (hi - lo + g);
+        for (int r = 0; r < rows; r++) saved[n++] = xg[(ptrdiff_t)r * W];
+    }
+    add_row(x, dcol, last - first);
     n = 0;
-    for (int oh = oh_lo; oh + 1 < oh_hi; oh++)
-        for (int t = oh * W + hi; t < (oh + 1) * W + lo; t++) x[t] = saved[n++];
+    for (int g = 0; g < gap; g++) {
+        float *xg = x + (hi - lo + g);
+        for (int r = 0; r < rows; r++) xg[(ptrdiff_t)r * W] = saved[n++];
+    }
     return 1;
 }
 
