@@ -69,13 +69,19 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
     size_t ws = 0;
     for (int i = 1; i < nn; i++) {
         node *n = &g->nodes[i];
+        if (n->ws_floats > ws) ws = n->ws_floats;
+        if (n->alias) continue; /* shares its producer's buffers */
         size_t per = (size_t)shape_size(n->out), floats;
         if (!size_mul(per, (size_t)batch, &floats)) goto toobig;
         floats = (floats + 15) & ~(size_t)15;
         int last_use = i;
         for (int j = i + 1; j < nn; j++)
-            for (int k = 0; k < g->nodes[j].nin; k++)
-                if (g->nodes[j].in[k] == i) last_use = j;
+            for (int k = 0; k < g->nodes[j].nin; k++) {
+                int src = g->nodes[j].in[k];
+                if (src == i || (src > 0 && g->nodes[src].alias == i)) last_use = j > last_use ? j : last_use;
+            }
+        for (int j = i + 1; j < nn; j++)
+            if (g->nodes[j].alias == i && j == nn - 1) last_use = T;
         if (i == nn - 1) last_use = T; /* the output is read after the pass */
         b[nb++] = (buf){floats, i, training ? T - 1 - i : last_use, 0, &n->y};
         if (training) {
@@ -93,7 +99,6 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
             if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, i, i, 0, &n->saved};
             else n->saved = NULL;
         }
-        if (n->ws_floats > ws) ws = n->ws_floats;
     }
     size_t total = plan(b, nb);
     size_t bytes;
@@ -117,6 +122,13 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
     g->ws = w;
     g->ws_stride = ws;
     for (int i = 0; i < nb; i++) *b[i].dst = arena + b[i].off;
+    for (int i = 1; i < nn; i++)
+        if (g->nodes[i].alias) {
+            node *a = &g->nodes[i], *p = &g->nodes[a->alias];
+            a->y = p->y;
+            a->dy = training ? p->dy : NULL;
+            a->saved = NULL;
+        }
     free(b);
     g->cap = batch;
     g->training_cap = training;
@@ -135,6 +147,18 @@ static void bind_inputs(graph *g, node *n, const float *x) {
     }
 }
 
+typedef struct act_job { float *v; const float *y; } act_job;
+
+static void relu_range(void *arg, int64_t lo, int64_t hi) {
+    float *v = ((act_job *)arg)->v;
+    for (int64_t i = lo; i < hi; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
+}
+
+static void relu_mask_range(void *arg, int64_t lo, int64_t hi) {
+    act_job *j = arg;
+    for (int64_t i = lo; i < hi; i++) j->v[i] = j->y[i] > 0 ? j->v[i] : 0.0f;
+}
+
 static exec make_exec(graph *g, int n, int training, uint64_t seed, uint64_t step) {
     exec x = {.n = n, .training = training, .pool = g->pool, .nth = pool_size(g->pool), .simd = g->simd,
               .ws = g->ws, .ws_stride = g->ws_stride, .seed = seed, .step = step};
@@ -146,9 +170,14 @@ const float *graph_forward(graph *g, const float *x, int n, int training, uint64
     g->input = x;
     for (int i = 1; i < g->nn; i++) {
         node *nd = &g->nodes[i];
+        if (nd->alias) continue;
         bind_inputs(g, nd, x);
         double t0 = g->tfwd ? now_seconds() : 0;
         nd->ops->fwd(nd, &ex);
+        if (nd->act == ACT_RELU) {
+            act_job j = {nd->y, NULL};
+            exec_for(&ex, (int64_t)n * shape_size(nd->out), 1, relu_range, &j);
+        }
         if (g->tfwd) g->tfwd[i] += now_seconds() - t0;
     }
     return g->nodes[g->nn - 1].y;
@@ -165,7 +194,12 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
     zeroed[g->nn - 1] = 1;
     for (int i = g->nn - 1; i >= 1; i--) {
         node *nd = &g->nodes[i];
+        if (nd->alias) continue; /* its consumers wrote straight into its producer's gradient */
         bind_inputs(g, nd, NULL);
+        if (nd->act == ACT_RELU) {
+            act_job j = {nd->dy, nd->y};
+            exec_for(&ex, (int64_t)n * shape_size(nd->out), 2, relu_mask_range, &j);
+        }
         for (int k = 0; k < nd->nin; k++) {
             int j = nd->in[k];
             if (j == 0 || zeroed[j]) continue;

@@ -206,6 +206,31 @@ static int build_node(graph *g, int k, int total, ynode *items, ynode *item, cnn
     return 0;
 }
 
+/* A relu whose only input is a conv, dense, batchnorm or add with no other consumer is
+ * fused into it: the producer applies it in place and the relu node shares its buffers.
+ * That saves one activation and one gradient buffer and a pass over each per relu. */
+static void fuse_relus(graph *g) {
+    for (int r = 1; r < g->nn; r++) {
+        node *R = &g->nodes[r];
+        if (strcmp(R->ops->type, "relu") || R->nin != 1 || R->in[0] == 0) continue;
+        node *P = &g->nodes[R->in[0]];
+        const char *t = P->ops->type;
+        if (P->act || P->alias || (strcmp(t, "conv") && strcmp(t, "dense") && strcmp(t, "batchnorm") && strcmp(t, "add")))
+            continue;
+        int consumers = 0;
+        for (int j = P->index + 1; j < g->nn; j++)
+            for (int k = 0; k < g->nodes[j].nin; k++) consumers += g->nodes[j].in[k] == P->index;
+        if (consumers != 1) continue;
+        P->act = ACT_RELU;
+        R->alias = P->index;
+    }
+}
+
+void graph_unfuse(graph *g) {
+    for (int i = 1; i < g->nn; i++) g->nodes[i].act = g->nodes[i].alias = 0;
+    g->cap = 0;
+}
+
 int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *e) {
     memset(g, 0, sizeof *g);
     g->file = file;
@@ -225,6 +250,7 @@ int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *
     int rc = 0;
     for (int k = 1; k < g->nn && !rc; k++) rc = build_node(g, k, layers->n, layers, layers->vals[k - 1], e);
     if (rc) { graph_free(g); return rc; }
+    fuse_relus(g);
     /* Lay out parameters and buffers, each tensor 64-byte aligned. */
     int64_t np = 0, nb = 0;
     for (int k = 1; k < g->nn; k++)

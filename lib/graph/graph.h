@@ -30,6 +30,8 @@ typedef struct graph {
  * and shapes; allocates the parameter blocks (not yet initialised). */
 int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *e);
 void graph_free(graph *g);
+/* Undoes the relu fusion graph_build does (tests compare both); call before graph_reserve. */
+void graph_unfuse(graph *g);
 /* He/Glorot/constant initialisation from per-tensor random streams of seed. */
 void graph_init(graph *g, uint64_t seed);
 /* Creates the thread pool (threads <= 0: one per core) and picks the SIMD path. */

@@ -22,6 +22,7 @@
 #include "../graph/keys.h"
 
 enum { MAX_IN = 8, MAX_TENSORS = 4 };
+enum { ACT_NONE, ACT_RELU };
 
 typedef struct shape { int c, h, w; } shape;
 static inline int64_t shape_size(shape s) { return (int64_t)s.c * s.h * s.w; }
@@ -75,7 +76,8 @@ struct node {
     int64_t saved_fixed;    /* per batch (e.g. batch statistics) */
     size_t ws_floats;       /* per thread */
     int64_t macs;           /* multiply-adds per image, forward */
-    int inplace_ok;         /* backward needs only y (not x), so x may be overwritten */
+    int act;                /* ACT_RELU: a following relu was fused into this node's output */
+    int alias;              /* > 0: this node is that node's fused relu and shares its buffers */
     /* Set by the executor for each run: */
     const float *x[MAX_IN];
     float *dx[MAX_IN];
