@@ -153,6 +153,19 @@ static void test_idx(void) {
         unlink(P("cut%zu.gz", cut));
     }
     CHECK(all, "every truncated gzip IDAT file is refused");
+    rng r = rng_stream(4, 99, 0, 0);
+    unsigned char *flip = malloc(gl);
+    for (int k = 0; k < 300; k++) { /* damaged gzip: the right data or a clean error */
+        memcpy(flip, gz, gl);
+        flip[2 + rng_below(&r, (uint32_t)gl - 2)] ^= (unsigned char)(1 + rng_below(&r, 255));
+        write_file(P("flip%d.gz", k), flip, gl);
+        int rc = data_load_idx(P("flip%d.gz", k), P("lab.idx"), &d, &e);
+        all &= rc == 0 ? d.n == N && d.h == H && d.w == W : rc == CNN_ERR_DATA && msg_ok(&e, P("flip%d.gz", k), NULL);
+        dataset_free(&d);
+        unlink(P("flip%d.gz", k));
+    }
+    free(flip);
+    CHECK(all, "damaged gzip IDAT files load or fail cleanly");
     /* a corrupted CRC, and garbage after the gzip stream */
     gz[gl - 6] ^= 0x55;
     write_file(P("crc.gz"), gz, gl);
@@ -205,6 +218,7 @@ static void test_idx(void) {
     CHECK(data_load_idx(tmp, P("lab.idx"), &d, &e) == CNN_ERR_DATA && msg_ok(&e, tmp, "directory"), "%s", e.msg);
     CHECK(data_load_idx(P("nope.idx"), P("lab.idx"), &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("nope.idx"), "No such file"), "%s", e.msg);
     CHECK(data_load_idx(P("img.idx"), P("nope.idx"), &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("nope.idx"), "No such file"), "%s", e.msg);
+    CHECK(data_load_idx(P("img.idx"), NULL, &d, &e) == CNN_ERR_CONFIG && msg_ok(&e, P("img.idx"), "label file"), "%s", e.msg);
     CHECK(d.x == NULL && d.n == 0, "a failed load leaves the dataset untouched");
     free(ib);
     free(lb);
@@ -670,6 +684,21 @@ static void test_csv(void) {
     write_file(P("l/nul.csv"), "a.png,0\n\0", 9);
     CHECK(data_load_csv(P("l/nul.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("l/nul.csv"), "NUL"), "%s", e.msg);
     CHECK(data_load_csv(P("l/none.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("l/none.csv"), "No such file"), "%s", e.msg);
+    /* random text over the characters that matter: a dataset or a one-line error, no crash */
+    static const char alphabet[] = ",\"\r\n \t01xy/";
+    rng r = rng_stream(3, 99, 0, 0);
+    int clean = 1;
+    for (int k = 0; k < 300; k++) {
+        char t[48];
+        size_t n = rng_below(&r, sizeof t);
+        for (size_t i = 0; i < n; i++) t[i] = alphabet[rng_below(&r, sizeof alphabet - 1)];
+        write_file(P("l/r%d.csv", k), t, n);
+        int rc = data_load_csv(P("l/r%d.csv", k), 1, 4, 4, &d, &e);
+        if (rc == 0) dataset_free(&d);
+        else clean &= rc == CNN_ERR_DATA && msg_ok(&e, P("l/r%d.csv", k), NULL);
+        unlink(P("l/r%d.csv", k));
+    }
+    CHECK(clean, "random CSV text never crashes");
     CHECK(d.x == NULL, "failed loads leave d alone");
 }
 

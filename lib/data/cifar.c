@@ -53,7 +53,9 @@ static int cifar_read(const char *path, size_t records, uint8_t *x, int32_t *y, 
 }
 
 int data_load_cifar10(const char *const *files, int nfiles, dataset *d, cnn_error *e) {
-    if (nfiles < 1) return cnn_fail(e, CNN_ERR_CONFIG, "CIFAR-10: no batch files given");
+    if (nfiles < 1 || !files) return cnn_fail(e, CNN_ERR_CONFIG, "CIFAR-10: no batch files given");
+    for (int i = 0; i < nfiles; i++)
+        if (!files[i]) return cnn_fail(e, CNN_ERR_CONFIG, "CIFAR-10: batch file %d is not named", i + 1);
     size_t *recs = malloc((size_t)nfiles * sizeof *recs), total = 0;
     if (!recs) return cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory", files[0]);
     for (int i = 0; i < nfiles; i++) {

@@ -225,6 +225,7 @@ static int assign_labels(const char *name, csv_rec *r, size_t n, int *nclasses, 
 }
 
 int data_load_csv(const char *csv, int c, int h, int w, dataset *d, cnn_error *e) {
+    if (!csv) return cnn_fail(e, CNN_ERR_CONFIG, "CSV data: no list file given");
     if ((c != 1 && c != 3) || h < 1 || w < 1 || h > CNN_MAX_IMAGE_SIDE || w > CNN_MAX_IMAGE_SIDE)
         return cnn_fail(e, CNN_ERR_CONFIG, "%s: cannot load images as %d x %d x %d (channels 1 or 3, sides 1..%d)",
                         csv, c, h, w, CNN_MAX_IMAGE_SIDE);
@@ -256,7 +257,7 @@ int data_load_csv(const char *csv, int c, int h, int w, dataset *d, cnn_error *e
         else { memcpy(dir, csv, dl); dir[dl] = 0; }
     }
     for (size_t i = 0; !rc && i < n; i++) {
-        char *full = path_join(dir, r[i].path);
+        char *full = data_path_join(dir, r[i].path);
         if (!full) { rc = cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory", csv); break; }
         t.y[i] = r[i].y;
         rc = image_load_shown(full, r[i].path, c, h, w, t.x + i * img, e);

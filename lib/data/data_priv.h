@@ -10,5 +10,5 @@ int image_load_shown(const char *path, const char *shown, int c, int h, int w, u
                      cnn_error *e);
 /* "dir/name" in a new string (name alone when dir is NULL or empty, or name is absolute);
  * NULL when out of memory. */
-char *path_join(const char *dir, const char *name);
+char *data_path_join(const char *dir, const char *name);
 #endif

@@ -14,7 +14,7 @@ void dataset_free(dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
-char *path_join(const char *dir, const char *name) {
+char *data_path_join(const char *dir, const char *name) {
     size_t dl = dir && name[0] != '/' ? strlen(dir) : 0, nl = strlen(name);
     int slash = dl > 0 && dir[dl - 1] != '/';
     char *p = malloc(dl + (size_t)slash + nl + 1);

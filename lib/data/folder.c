@@ -65,6 +65,7 @@ static int list_dir(const char *dir, strvec *out, cnn_error *e) {
 }
 
 int data_load_folder(const char *dir, int c, int h, int w, dataset *d, cnn_error *e) {
+    if (!dir) return cnn_fail(e, CNN_ERR_CONFIG, "image folder data: no directory given");
     if ((c != 1 && c != 3) || h < 1 || w < 1 || h > CNN_MAX_IMAGE_SIDE || w > CNN_MAX_IMAGE_SIDE)
         return cnn_fail(e, CNN_ERR_CONFIG, "%s: cannot load images as %d x %d x %d (channels 1 or 3, sides 1..%d)",
                         dir, c, h, w, CNN_MAX_IMAGE_SIDE);
@@ -74,7 +75,7 @@ int data_load_folder(const char *dir, int c, int h, int w, dataset *d, cnn_error
     dataset t = {0, c, h, w, NULL, NULL, 0, NULL};
     int rc = list_dir(dir, &top, e);
     for (size_t i = 0; !rc && i < top.n; i++) {
-        char *sub = path_join(dir, top.v[i]);
+        char *sub = data_path_join(dir, top.v[i]);
         if (!sub) { rc = cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory", dir); break; }
         if (!path_is_dir(sub)) {
             rc = cnn_fail(e, CNN_ERR_DATA, "%s: not a directory, but an image folder holds only one sub-directory per class",
@@ -90,7 +91,7 @@ int data_load_folder(const char *dir, int c, int h, int w, dataset *d, cnn_error
         strvec in = {NULL, 0, 0};
         rc = list_dir(sub, &in, e);
         for (size_t j = 0; !rc && j < in.n; j++) {
-            char *file = path_join(sub, in.v[j]);
+            char *file = data_path_join(sub, in.v[j]);
             if (!file) { rc = cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory", sub); break; }
             if (path_is_dir(file)) {
                 rc = cnn_fail(e, CNN_ERR_DATA, "%s: a directory inside a class directory (nested folders are not read)", file);

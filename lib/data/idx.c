@@ -182,6 +182,8 @@ static int read_header(src *s, const char *path, uint32_t magic, uint32_t *dims,
 }
 
 int data_load_idx(const char *images, const char *labels, dataset *d, cnn_error *e) {
+    if (!images || !labels)
+        return cnn_fail(e, CNN_ERR_CONFIG, "%s: IDX data needs an image file and a label file", images ? images : "IDX");
     src *s = malloc(sizeof *s);
     if (!s) return cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory", images);
     uint32_t dims[3] = {0, 0, 0}, nl = 0;

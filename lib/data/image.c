@@ -104,6 +104,7 @@ static void to_planar(const unsigned char *px, int comp, size_t npix, int c, uin
 
 int image_load_shown(const char *path, const char *shown, int c, int h, int w, uint8_t *out,
                      cnn_error *e) {
+    if (!path || !shown || !out) return cnn_fail(e, CNN_ERR_CONFIG, "image load: no file name or no output buffer");
     if ((c != 1 && c != 3) || h < 1 || w < 1 || h > CNN_MAX_IMAGE_SIDE || w > CNN_MAX_IMAGE_SIDE)
         return cnn_fail(e, CNN_ERR_CONFIG, "%s: cannot convert an image to %d x %d x %d (channels 1 or 3, sides 1..%d)",
                         shown, c, h, w, CNN_MAX_IMAGE_SIDE);
@@ -233,6 +234,7 @@ static void png_write_cb(void *ctx, void *data, int size) {
 }
 
 int cnn_image_save_png(const char *path, const uint8_t *px, int c, int h, int w, cnn_error *err) {
+    if (!path || !px) return cnn_fail(err, CNN_ERR_CONFIG, "PNG save: no file name or no pixels");
     if ((c != 1 && c != 3) || h < 1 || w < 1 || h > CNN_MAX_IMAGE_SIDE || w > CNN_MAX_IMAGE_SIDE)
         return cnn_fail(err, CNN_ERR_CONFIG, "%s: cannot write a %d x %d x %d image as PNG (channels 1 or 3, sides 1..%d)",
                         path, c, h, w, CNN_MAX_IMAGE_SIDE);

@@ -11,7 +11,7 @@
  *    using a Huffman or quantisation table never defined (its lookup would index out of
  *    bounds), a second frame or a scan before the frame;
  *  - PNG: a chunk claiming more bytes than the file holds (stb grows its buffer to the
- *    claimed size before reading), an empty first IDAT. */
+ *    claimed size before reading), an empty first IDAT, an unknown critical chunk. */
 #include "../cnn.h"
 #include "stb_unit.h"
 #include <limits.h>
@@ -153,10 +153,15 @@ static int png_prescan(const unsigned char *b, size_t n) {
         uint32_t len = (uint32_t)b[p] << 24 | (uint32_t)b[p + 1] << 16 | (uint32_t)b[p + 2] << 8 | b[p + 3];
         if (len > 0x7fffffffu || len + (size_t)12 > n - p) return stbi__err("truncated", "Corrupt PNG: chunk past the end of the file");
         if (!memcmp(b + p + 4, "IEND", 4)) return 1;
-        if (!memcmp(b + p + 4, "IDAT", 4)) {
+        const unsigned char *t = b + p + 4;
+        if (!memcmp(t, "IDAT", 4)) {
             if (!len && !data) return stbi__err("empty IDAT", "Corrupt PNG");
             data = 1;
         }
+        /* stb reports an unknown critical chunk by writing its name into a static buffer,
+         * a data race between threads: refuse it here with a constant message. */
+        if (!(t[0] & 0x20) && memcmp(t, "IHDR", 4) && memcmp(t, "PLTE", 4) && memcmp(t, "IDAT", 4) && memcmp(t, "CgBI", 4))
+            return stbi__err("unknown critical PNG chunk", "PNG not supported: unknown PNG chunk type");
         p += 12 + (size_t)len;
     }
     return 1;

@@ -249,10 +249,11 @@ static int check_data(cnn_config *c, cnn_error *e) {
     if ((d->mean.n != 1 && d->mean.n != C) || (d->std.n != 1 && d->std.n != C))
         return cnn_fail(e, CNN_ERR_CONFIG, "%s:%d:%d: 'mean' and 'std' need 1 or %d values (one per channel)", c->name,
                         line, col, C);
-    if (d->format == FMT_CIFAR10 && (C != 3 || c->in.height != 32 || c->in.width != 32))
+    int any = d->train.n || d->test.n || d->validation.n;
+    if (any && d->format == FMT_CIFAR10 && (C != 3 || c->in.height != 32 || c->in.width != 32))
         return cnn_fail(e, CNN_ERR_CONFIG, "%s:%d:%d: CIFAR-10 images are 32x32x3, but input is %dx%dx%d", c->name, line,
                         col, c->in.height, c->in.width, C);
-    if (d->format == FMT_IDX && C != 1)
+    if (any && d->format == FMT_IDX && C != 1)
         return cnn_fail(e, CNN_ERR_CONFIG, "%s:%d:%d: IDX images have 1 channel, but input has %d", c->name, line, col, C);
     return 0;
 }

@@ -54,7 +54,7 @@ static inline float gelu_d(float x) {
     return 0.5f * (1.0f + erff(x * 0.70710678f)) + x * 0.39894228f * expf(-0.5f * x * x);
 }
 
-ACTIVATION(relu, "max(0, x)", no_keys, 0, x > 0 ? x : 0.0f, x > 0 ? 1.0f : 0.0f)
+ACTIVATION(relu, "max(0, x)", no_keys, 0, x < 0 ? 0.0f : x, x > 0 ? 1.0f : 0.0f)
 ACTIVATION(leaky, "x for x > 0, slope * x otherwise", leaky_keys, sizeof(leaky_p), x > 0 ? x : a * x,
            x > 0 ? 1.0f : a)
 ACTIVATION(sigmoid, "1 / (1 + exp(-x))", no_keys, 0, sigm(x), y * (1.0f - y))
