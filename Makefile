@@ -34,7 +34,7 @@ TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 all: cnn
 
 cnn: $(BUILD)/cnn
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/cnn: $(CLI_OBJ) $(BUILD)/libcnn.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -78,6 +78,8 @@ int cmd_train(int argc, char **argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A file size limit then shows up as a write error (EFBIG) with a message, not a kill. */
+    signal(SIGXFSZ, SIG_IGN);
     cnn_train_opts o;
     memset(&o, 0, sizeof o);
     o.resume = resume;

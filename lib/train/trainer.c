@@ -16,6 +16,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 typedef struct trainer {
     const cnn_config *cfg;
@@ -26,6 +29,29 @@ typedef struct trainer {
     int has_val;
     char path[4096], csv[4096];
 } trainer;
+
+/* Holds RUN/.lock with flock for the whole run, so a second `cnn train` on the same run
+ * directory is refused; the kernel drops the lock when the process ends, even on SIGKILL,
+ * so there are no stale locks to clean up. Returns the descriptor or -1 with e set. */
+static int lock_run_dir(const char *dir, cnn_error *e) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        cnn_fail(e, CNN_ERR_RUNTIME, "%s: cannot create the run lock: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        close(fd);
+        if (busy)
+            cnn_fail(e, CNN_ERR_RUNTIME, "%s: another cnn train is using this run directory (set output: to another one)",
+                     dir);
+        else cnn_fail(e, CNN_ERR_RUNTIME, "%s: cannot lock: %s", path, strerror(errno));
+        return -1;
+    }
+    return fd;
+}
 
 static void progress(trainer *t, cnn_progress *p) {
     if (t->o && t->o->progress) t->o->progress(t->o->user, p);
@@ -92,8 +118,10 @@ static int load_data(trainer *t, cnn_error *e) {
     if (!c->data.classes.n && t->train.names && t->train.nclasses == K &&
         model_set_classes(t->m, t->train.names, K, e))
         return e->code;
-    logf_(t, "%lld training images%s%lld validation images, %d classes", (long long)t->train.n,
-          t->has_val ? ", " : " (", (long long)(t->has_val ? t->val.n : 0), K);
+    if (t->has_val)
+        logf_(t, "%lld training images, %lld validation images, %d classes", (long long)t->train.n,
+              (long long)t->val.n, K);
+    else logf_(t, "%lld training images, no validation set, %d classes", (long long)t->train.n, K);
     return 0;
 }
 
@@ -308,9 +336,11 @@ int cnn_train(const cnn_config *cfg, cnn_train_opts *o, cnn_error *e) {
     int rc = cnn_model_create(cfg, &t.m, e);
     if (!rc) rc = graph_set_threads(&t.m->g, cfg->train.threads, e);
     if (!rc) rc = optim_init(&t.opt, &cfg->opt, &t.m->g, e);
+    if (!rc) rc = mkdir_p(cfg->output, e);
+    int lock = -1;
+    if (!rc && (lock = lock_run_dir(cfg->output, e)) < 0) rc = e->code;
     if (!rc && o && o->resume) rc = resume(&t, o->resume, e);
     if (!rc) rc = load_data(&t, e);
-    if (!rc) rc = mkdir_p(cfg->output, e);
     if (!rc) {
         snprintf(t.path, sizeof t.path, "%s/model.cnn", cfg->output);
         snprintf(t.csv, sizeof t.csv, "%s/metrics.csv", cfg->output);
@@ -332,6 +362,7 @@ int cnn_train(const cnn_config *cfg, cnn_train_opts *o, cnn_error *e) {
         }
         dataset_free(&d);
     }
+    if (lock >= 0) close(lock);
     optim_free(&t.opt);
     dataset_free(&t.train);
     dataset_free(&t.val);
