@@ -85,3 +85,5 @@ clean:
 
 .PHONY: all test tests demo bench clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Robustness targets (make fuzz): mk/*.mk
+-include mk/*.mk

@@ -39,7 +39,7 @@ static const struct { const char *cmd, *text; } texts[] = {
     {"predict",
      "usage: cnn predict [-m MODEL] [--top K] [--json] [--threads N] PATH...\n"
      "\n"
-     "Classifies images (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PNM; any size, converted to the model's\n"
+     "Classifies images (PNG, JPEG, BMP, GIF; any size up to 16384 pixels a side, converted to the model's\n"
      "input). PATH is an image, a directory (its images, sorted) or '-' (paths read from stdin, one per\n"
      "line). One line per image on stdout, in input order:\n"
      "  PATH<TAB>CLASS<TAB>PROBABILITY            (--top K adds <TAB>CLASS<TAB>PROBABILITY pairs)\n"

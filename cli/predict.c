@@ -93,7 +93,7 @@ static void add_path(pred *p, const char *path) {
 }
 
 static int is_image_name(const char *s) {
-    static const char *ext[] = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".psd", ".hdr", ".pnm", ".ppm", ".pgm"};
+    static const char *ext[] = {".png", ".jpg", ".jpeg", ".bmp", ".gif"};
     const char *dot = strrchr(s, '.');
     if (!dot) return 0;
     for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
