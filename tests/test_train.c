@@ -94,6 +94,13 @@ int main(void) {
     CHECK(train("a", NULL, NULL, NULL) == 0);
     CHECK(train("b", NULL, NULL, NULL) == 0);
     CHECK(same_weights("a", "b"), "same seed and threads must give identical weights");
+    /* Work is split into fixed chunks summed in chunk order, so even the thread count does
+     * not change the bits. */
+    const char *one[] = {"train.threads=1", NULL}, *three[] = {"train.threads=3", NULL};
+    CHECK(train("t1", NULL, NULL, one) == 0);
+    CHECK(same_weights("a", "t1"), "1 thread must give the same weights as 2");
+    CHECK(train("t3", NULL, NULL, three) == 0);
+    CHECK(same_weights("a", "t3"), "3 threads must give the same weights as 2");
     const char *seed2[] = {"train.seed=6", NULL};
     CHECK(train("b2", NULL, NULL, seed2) == 0);
     CHECK(!same_weights("a", "b2"), "another seed must give other weights");

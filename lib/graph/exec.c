@@ -62,7 +62,7 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
     if (!g->pool && graph_set_threads(g, 0, e)) return e ? e->code : CNN_ERR_RUNTIME;
     if (batch <= g->cap && (!training || g->training_cap)) return 0;
     int nn = g->nn, T = 2 * nn;
-    buf *b = calloc((size_t)nn * 3, sizeof *b);
+    buf *b = calloc((size_t)nn * 4, sizeof *b);
     if (!g->zeroed) g->zeroed = calloc((size_t)nn, 1);
     if (!b || !g->zeroed) { free(b); return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory"); }
     int nb = 0;
@@ -93,6 +93,8 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
                 goto toobig;
             if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, i, T - 1 - i, 0, &n->saved};
             else n->saved = NULL;
+            if (n->red_floats) b[nb++] = (buf){((size_t)n->red_floats + 15) & ~(size_t)15, T - 1 - i, T - 1 - i, 0, &n->red};
+            else n->red = NULL;
         } else {
             n->dy = NULL;
             size_t sv = (size_t)n->saved_fixed;

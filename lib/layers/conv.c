@@ -6,6 +6,7 @@
 #include "../core/util.h"
 #include "../kernels/gemm.h"
 #include "../kernels/im2col.h"
+#include "../kernels/reduce.h"
 #include <stddef.h>
 #include <string.h>
 
@@ -75,12 +76,13 @@ static int conv_infer(node *n, cnn_error *e) {
     if (p->bias) node_tensor(n, "bias", T_PARAM, INIT_ZERO, 0, 1, &g.OC);
     int64_t colf = g.direct ? 0 : (int64_t)g.Kg * g.OH * g.OW;
     if (colf > CNN_MAX_TENSOR) return node_fail(n, e, "the im2col buffer of %lld values is too large", (long long)colf);
-    n->ws_floats = (size_t)((colf + 15) & ~15) + (size_t)((w->count + g.OC + 15) & ~15) + gemm_ws(&g);
+    n->ws_floats = (size_t)((colf + 15) & ~15) + gemm_ws(&g);
+    n->red_floats = RED_CHUNKS * (int64_t)(((size_t)w->count + (size_t)g.OC + 15) & ~(size_t)15);
     n->macs = (int64_t)g.OC * g.OH * g.OW * g.Kg;
     return 0;
 }
 
-typedef struct job { node *n; exec *x; geo g; } job;
+typedef struct job { node *n; exec *x; geo g; int nchunks; } job;
 
 /* One image per chunk: outputs of different images never mix, so any thread may take any. */
 static void fwd_image(void *arg, int64_t b, int ith) {
@@ -89,8 +91,7 @@ static void fwd_image(void *arg, int64_t b, int ith) {
     node *n = j->n;
     float *ws = exec_ws(j->x, ith);
     float *col = ws;
-    float *gws = ws + (g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15)) +
-                 (((size_t)n->t[0].count + g->OC + 15) & ~(size_t)15);
+    float *gws = ws + (g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15));
     const float *wt = n->t[0].data, *bias = n->nt > 1 ? n->t[1].data : NULL;
     int hw = g->OH * g->OW;
     {
@@ -115,20 +116,24 @@ static void fwd_image(void *arg, int64_t b, int ith) {
 }
 
 static void conv_fwd(node *n, exec *x) {
-    job j = {n, x, conv_geo(n)};
+    job j = {n, x, conv_geo(n), 0};
     pool_chunks(x->pool, x->n, fwd_image, &j);
 }
 
-static void bwd_part(void *arg, int ith, int nth) {
+static size_t slot_floats(const node *n) { return ((size_t)n->t[0].count + (size_t)n->out.c + 15) & ~(size_t)15; }
+
+/* Backward of a fixed group of images: weight and bias gradients into the group's slot,
+ * input gradients straight into dx (images do not share dx). */
+static void bwd_chunk(void *arg, int64_t c, int ith) {
     job *j = arg;
     const geo *g = &j->g;
     node *n = j->n;
     int64_t lo, hi;
-    split_range(j->x->n, ith, nth, &lo, &hi);
+    split_range(j->x->n, (int)c, j->nchunks, &lo, &hi);
     float *ws = exec_ws(j->x, ith);
     size_t colf = g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15);
-    float *col = ws, *dwp = ws + colf, *dbp = dwp + n->t[0].count;
-    float *gws = dwp + (((size_t)n->t[0].count + g->OC + 15) & ~(size_t)15);
+    float *col = ws, *gws = ws + colf;
+    float *dwp = n->red + (size_t)c * slot_floats(n), *dbp = dwp + n->t[0].count;
     memset(dwp, 0, ((size_t)n->t[0].count + g->OC) * sizeof(float));
     const float *wt = n->t[0].data;
     int hw = g->OH * g->OW;
@@ -158,36 +163,28 @@ static void bwd_part(void *arg, int ith, int nth) {
             }
         }
         if (n->nt > 1)
-            for (int oc = 0; oc < g->OC; oc++) {
-                const float *d = dyb + (int64_t)oc * hw;
-                float s = 0;
-                for (int i = 0; i < hw; i++) s += d[i];
-                dbp[oc] += s;
-            }
+            for (int oc = 0; oc < g->OC; oc++) dbp[oc] += reduce_sum(dyb + (int64_t)oc * hw, hw);
     }
 }
 
-/* Adds the per-thread partials into the gradients, each element in thread order. */
-static void reduce_part(void *arg, int ith, int nth) {
+/* Adds the groups' partial sums into the gradients, each element in group order. */
+static void reduce_range(void *arg, int64_t lo, int64_t hi) {
     job *j = arg;
     node *n = j->n;
-    const geo *g = &j->g;
-    size_t colf = g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15);
-    int64_t nw = n->t[0].count, total = nw + (n->nt > 1 ? g->OC : 0), lo, hi;
-    split_range(total, ith, nth, &lo, &hi);
-    for (int t = 0; t < j->x->nth; t++) {
-        const float *part = exec_ws(j->x, t) + colf;
-        for (int64_t i = lo; i < hi; i++) {
-            if (i < nw) n->t[0].grad[i] += part[i];
-            else n->t[1].grad[i - nw] += part[i];
-        }
+    int64_t nw = n->t[0].count;
+    size_t stride = slot_floats(n);
+    for (int c = 0; c < j->nchunks; c++) {
+        const float *part = n->red + (size_t)c * stride;
+        for (int64_t i = lo; i < hi && i < nw; i++) n->t[0].grad[i] += part[i];
+        if (n->nt > 1)
+            for (int64_t i = lo > nw ? lo : nw; i < hi; i++) n->t[1].grad[i - nw] += part[i];
     }
 }
 
 static void conv_bwd(node *n, exec *x) {
-    job j = {n, x, conv_geo(n)};
-    pool_run(x->pool, bwd_part, &j);
-    pool_run(x->pool, reduce_part, &j);
+    job j = {n, x, conv_geo(n), x->n < RED_CHUNKS ? x->n : RED_CHUNKS};
+    pool_chunks(x->pool, j.nchunks, bwd_chunk, &j);
+    exec_for(x, n->t[0].count + (n->nt > 1 ? j.g.OC : 0), (int64_t)j.nchunks, reduce_range, &j);
 }
 
 const layer_ops layer_conv = {"conv", "2-D convolution: filters sliding over the image", conv_keys, sizeof(conv_p),

@@ -75,14 +75,19 @@ struct node {
     int64_t saved_floats;   /* per image */
     int64_t saved_fixed;    /* per batch (e.g. batch statistics) */
     size_t ws_floats;       /* per thread */
+    int64_t red_floats;     /* backward-only scratch for fixed-order partial sums */
     int64_t macs;           /* multiply-adds per image, forward */
     int act;                /* ACT_RELU: a following relu was fused into this node's output */
     int alias;              /* > 0: this node is that node's fused relu and shares its buffers */
     /* Set by the executor for each run: */
     const float *x[MAX_IN];
     float *dx[MAX_IN];
-    float *y, *dy, *saved;
+    float *y, *dy, *saved, *red;
 };
+
+/* Partial sums of a weight gradient are kept per fixed group of images, not per thread, and
+ * added in group order: the bits then depend on neither thread timing nor thread count. */
+enum { RED_CHUNKS = 8 };
 
 /* What a forward/backward call may use. */
 struct exec {
