@@ -13,12 +13,41 @@ static int maxpool_infer(node *n, cnn_error *e) {
 
 typedef struct ctx { node *n; window w; int train; } ctx;
 
+/* The common 2x2 stride 2 window without padding: no bounds checks, rows in pairs. Ties
+ * and NaN resolve as in the general loop (first maximum in row-major order wins). */
+static void fwd_2x2(const window *w, const float *x, float *y, int32_t *a) {
+    for (int oh = 0; oh < w->OH; oh++) {
+        const float *r0 = x + 2 * oh * w->W, *r1 = r0 + w->W;
+        for (int ow = 0; ow < w->OW; ow++) {
+            float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+            /* selects, not branches: which tap wins is random, so branches would mispredict */
+            int b1 = v1 > v0;
+            float m = b1 ? v1 : v0;
+            int k = b1;
+            int b2 = v2 > m;
+            m = b2 ? v2 : m;
+            k = b2 ? 2 : k;
+            int b3 = v3 > m;
+            m = b3 ? v3 : m;
+            k = b3 ? 3 : k;
+            y[oh * w->OW + ow] = m;
+            if (a) a[oh * w->OW + ow] = (2 * oh + (k >> 1)) * w->W + 2 * ow + (k & 1);
+        }
+    }
+}
+
 /* One (image, channel) plane per item. */
 static void fwd_range(void *arg, int64_t lo, int64_t hi) {
     ctx *c = arg;
     const window *w = &c->w;
     node *n = c->n;
     int32_t *arg_out = c->train ? (int32_t *)n->saved : NULL;
+    if (w->KH == 2 && w->KW == 2 && w->SH == 2 && w->SW == 2 && w->PH == 0 && w->PW == 0) {
+        for (int64_t p = lo; p < hi; p++)
+            fwd_2x2(w, n->x[0] + p * w->H * w->W, n->y + p * w->OH * w->OW,
+                    arg_out ? arg_out + p * w->OH * w->OW : NULL);
+        return;
+    }
     for (int64_t p = lo; p < hi; p++) {
         const float *x = n->x[0] + p * w->H * w->W;
         float *y = n->y + p * w->OH * w->OW;
