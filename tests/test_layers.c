@@ -208,6 +208,37 @@ static void conv_vs_naive(int simd, int n, int C, int H, int W, int OC, int K, i
     ytree_free(root);
 }
 
+/* Inference folds batchnorm into the preceding conv: same outputs as running both. */
+static void fold_vs_plain(int simd) {
+    const char *doc = "layers:\n- {type: conv, filters: 5, kernel: 3}\n- batchnorm\n- relu\n"
+                      "- {type: conv, filters: 4, kernel: 3, stride: 2, bias: false}\n- batchnorm\n- {type: dense, units: 3}\n";
+    ynode *root;
+    cnn_error e = {0};
+    CHECK(ytree_parse(doc, strlen(doc), "fold", &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), "fold", (shape){3, 9, 8}, &e) == 0, "%s", e.msg);
+    CHECK(g.nodes[1].fold == 2 && g.nodes[4].fold == 5, "both batchnorms are foldable");
+    graph_init(&g, 5);
+    graph_set_threads(&g, 2, &e);
+    g.simd = simd;
+    int n = 3;
+    int64_t ni = (int64_t)n * 3 * 9 * 8;
+    float *in = malloc((size_t)ni * sizeof *in), y1[9];
+    for (int64_t i = 0; i < ni; i++) in[i] = (float)((i * 29) % 23) / 7.0f - 1.5f;
+    graph_reserve(&g, n, 1, &e);
+    for (int k = 0; k < 3; k++) graph_forward(&g, in, n, 1, 1, (uint64_t)k); /* move the running statistics */
+    graph_reserve(&g, n, 0, &e);
+    memcpy(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1);
+    graph_unfuse(&g);
+    graph_reserve(&g, n, 0, &e);
+    const float *y2 = graph_forward(&g, in, n, 0, 0, 0);
+    double worst = 0;
+    for (int i = 0; i < 9; i++) worst = fmax(worst, fabs(y1[i] - y2[i]) / (1e-3 + fabs(y2[i])));
+    CHECK(worst < 1e-4, "folded batchnorm (%s): worst relative error %g", simd_name(simd), worst);
+    free(in);
+    graph_free(&g);
+    ytree_free(root);
+}
+
 int main(void) {
     for (int l = 0; layer_registry[l]; l++) {
         int found = 0;
@@ -224,6 +255,7 @@ int main(void) {
         conv_vs_naive(simd, 1, 6, 10, 11, 6, 3, 1, 2, 2, 6, 1);
         conv_vs_naive(simd, 4, 16, 14, 14, 33, 3, 1, 1, 1, 1, 0);
         conv_vs_naive(simd, 1, 4, 5, 5, 8, 5, 1, 0, 1, 2, 1);
+        fold_vs_plain(simd);
     }
     return check_done();
 }

@@ -10,6 +10,7 @@
 #include "../core/util.h"
 #include "../kernels/cpu.h"
 #include "../kernels/gemm.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,9 +59,27 @@ static size_t plan(buf *b, int nb) {
     return total;
 }
 
+/* The node whose buffers node i uses: itself, or for a fused relu its producer, or in an
+ * inference plan for a folded batchnorm its conv. */
+static int owner(const graph *g, int i, int eval) {
+    for (;;) {
+        const node *n = &g->nodes[i];
+        if (n->alias) i = n->alias;
+        else if (eval && n->folded_into) i = n->folded_into;
+        else return i;
+    }
+}
+
 int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
     if (!g->pool && graph_set_threads(g, 0, e)) return e ? e->code : CNN_ERR_RUNTIME;
-    if (batch <= g->cap && (!training || g->training_cap)) return 0;
+    if (batch <= g->cap && (!training || g->training_cap) && (training || g->eval_plan)) return 0;
+    int eval = !training;
+    for (int i = 1; eval && i < g->nn; i++)
+        if (g->nodes[i].fold && !g->nodes[i].fold_w) {
+            g->nodes[i].fold_w = malloc(((size_t)g->nodes[i].t[0].count + (size_t)g->nodes[i].out.c) * sizeof(float));
+            if (!g->nodes[i].fold_w) return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
+            g->nodes[i].fold_version = 0;
+        }
     int nn = g->nn, T = 2 * nn;
     buf *b = calloc((size_t)nn * 4, sizeof *b);
     if (!g->zeroed) g->zeroed = calloc((size_t)nn, 1);
@@ -70,7 +89,7 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
     for (int i = 1; i < nn; i++) {
         node *n = &g->nodes[i];
         if (n->ws_floats > ws) ws = n->ws_floats;
-        if (n->alias) continue; /* shares its producer's buffers */
+        if (owner(g, i, eval) != i) continue; /* shares its producer's buffers */
         size_t per = (size_t)shape_size(n->out), floats;
         if (!size_mul(per, (size_t)batch, &floats)) goto toobig;
         floats = (floats + 15) & ~(size_t)15;
@@ -78,10 +97,9 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
         for (int j = i + 1; j < nn; j++)
             for (int k = 0; k < g->nodes[j].nin; k++) {
                 int src = g->nodes[j].in[k];
-                if (src == i || (src > 0 && g->nodes[src].alias == i)) last_use = j > last_use ? j : last_use;
+                if (src > 0 && owner(g, src, eval) == i) last_use = j > last_use ? j : last_use;
             }
-        for (int j = i + 1; j < nn; j++)
-            if (g->nodes[j].alias == i && j == nn - 1) last_use = T;
+        if (owner(g, nn - 1, eval) == i) last_use = T;
         if (i == nn - 1) last_use = T; /* the output is read after the pass */
         b[nb++] = (buf){floats, i, training ? T - 1 - i : last_use, 0, &n->y};
         if (training) {
@@ -129,16 +147,18 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
     g->ws = w;
     g->ws_stride = ws;
     for (int i = 0; i < nb; i++) *b[i].dst = arena + b[i].off;
-    for (int i = 1; i < nn; i++)
-        if (g->nodes[i].alias) {
-            node *a = &g->nodes[i], *p = &g->nodes[a->alias];
-            a->y = p->y;
-            a->dy = training ? p->dy : NULL;
-            a->saved = NULL;
-        }
+    for (int i = 1; i < nn; i++) {
+        int o = owner(g, i, eval);
+        if (o == i) continue;
+        node *a = &g->nodes[i], *p = &g->nodes[o];
+        a->y = p->y;
+        a->dy = training ? p->dy : NULL;
+        a->saved = NULL;
+    }
     free(b);
     g->cap = batch;
     g->training_cap = training;
+    g->eval_plan = eval;
     return 0;
 toobig:
     free(b);
@@ -183,12 +203,39 @@ static exec make_exec(graph *g, int n, int training, uint64_t seed, uint64_t ste
     return x;
 }
 
+/* Folds batchnorm b into conv c for inference: w' = w * s, b' = (b - mean) * s + beta with
+ * s = gamma / sqrt(var + eps), per output channel. */
+static void refold(graph *g, node *c) {
+    node *bn = &g->nodes[c->fold];
+    const float *gamma = bn->t[0].data, *beta = bn->t[1].data, *rm = bn->t[2].data, *rv = bn->t[3].data;
+    double eps = batchnorm_eps(bn);
+    int OC = c->out.c;
+    int64_t per = c->t[0].count / OC;
+    float *w = c->fold_w, *b = c->fold_w + c->t[0].count;
+    for (int o = 0; o < OC; o++) {
+        double s = gamma[o] / sqrt((double)rv[o] + eps);
+        for (int64_t k = 0; k < per; k++) w[o * per + k] = (float)(c->t[0].data[o * per + k] * s);
+        double bias = c->nt > 1 ? c->t[1].data[o] : 0;
+        b[o] = (float)((bias - rm[o]) * s + beta[o]);
+    }
+    c->fold_version = g->version;
+}
+
 const float *graph_forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step) {
     exec ex = make_exec(g, n, training, seed, step);
     g->input = x;
+    if (training) g->version++; /* batchnorm running statistics move */
     for (int i = 1; i < g->nn; i++) {
         node *nd = &g->nodes[i];
         if (nd->alias) continue;
+        if (!training && nd->fold && nd->fold_version != g->version) refold(g, nd);
+        if (!training && nd->folded_into) { /* the conv did its work; only its relu is left */
+            if (nd->act == ACT_RELU) {
+                act_job j = {nd->y, NULL};
+                exec_for(&ex, (int64_t)n * shape_size(nd->out), 1, relu_range, &j);
+            }
+            continue;
+        }
         bind_inputs(g, nd, x);
         double t0 = g->tfwd ? now_seconds() : 0;
         nd->ops->fwd(nd, &ex);

@@ -55,7 +55,10 @@ const layer_ops *layer_find(const char *type) {
 
 void graph_free(graph *g) {
     if (!g) return;
-    for (int i = 0; i < g->nn; i++) free(g->nodes[i].p);
+    for (int i = 0; i < g->nn; i++) {
+        free(g->nodes[i].p);
+        free(g->nodes[i].fold_w);
+    }
     free(g->nodes);
     free(g->params);
     free(g->grads);
@@ -226,8 +229,26 @@ static void fuse_relus(graph *g) {
     }
 }
 
+/* A batchnorm whose input is a conv with no other consumer is folded into the conv's
+ * weights and bias for inference: one pass over the activations fewer, and the fused relu
+ * moves with it. Training still runs both layers. */
+static void fold_batchnorms(graph *g) {
+    for (int b = 1; b < g->nn; b++) {
+        node *B = &g->nodes[b];
+        if (strcmp(B->ops->type, "batchnorm") || B->in[0] == 0) continue;
+        node *C = &g->nodes[B->in[0]];
+        if (strcmp(C->ops->type, "conv") || C->act || C->fold) continue;
+        int consumers = 0;
+        for (int j = C->index + 1; j < g->nn; j++)
+            for (int k = 0; k < g->nodes[j].nin; k++) consumers += g->nodes[j].in[k] == C->index;
+        if (consumers != 1) continue;
+        C->fold = b;
+        B->folded_into = C->index;
+    }
+}
+
 void graph_unfuse(graph *g) {
-    for (int i = 1; i < g->nn; i++) g->nodes[i].act = g->nodes[i].alias = 0;
+    for (int i = 1; i < g->nn; i++) g->nodes[i].act = g->nodes[i].alias = g->nodes[i].fold = g->nodes[i].folded_into = 0;
     g->cap = 0;
 }
 
@@ -251,6 +272,7 @@ int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *
     for (int k = 1; k < g->nn && !rc; k++) rc = build_node(g, k, layers->n, layers, layers->vals[k - 1], e);
     if (rc) { graph_free(g); return rc; }
     fuse_relus(g);
+    fold_batchnorms(g);
     /* Lay out parameters and buffers, each tensor 64-byte aligned. */
     int64_t np = 0, nb = 0;
     for (int k = 1; k < g->nn; k++)
@@ -287,6 +309,7 @@ int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *
 }
 
 void graph_init(graph *g, uint64_t seed) {
+    g->version++;
     for (int k = 1; k < g->nn; k++)
         for (int i = 0; i < g->nodes[k].nt; i++) {
             tensor *t = &g->nodes[k].t[i];

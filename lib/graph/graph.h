@@ -24,6 +24,8 @@ typedef struct graph {
     double *tfwd, *tbwd;    /* borrowed, optional: seconds per node are added here (benchmarks) */
     pool *pool;             /* owned */
     int nth, simd;
+    int eval_plan;          /* the arena is planned for inference (batchnorms folded) */
+    uint64_t version;       /* bumped whenever parameters or batchnorm statistics change */
 } graph;
 
 /* Builds nodes from the `layers:` list for an input of shape `in`, checking names, inputs

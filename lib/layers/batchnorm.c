@@ -16,6 +16,8 @@ static const keyspec bn_keys[] = {
     {"eps", K_NUM, offsetof(bn_p, eps), "1e-5", 1e-12, 1, NULL, "added to the variance"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
+double batchnorm_eps(const node *n) { return ((const bn_p *)n->p)->eps; }
+
 static int bn_infer(node *n, cnn_error *e) {
     (void)e;
     int C = n->ins[0].c;

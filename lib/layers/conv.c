@@ -93,6 +93,10 @@ static void fwd_image(void *arg, int64_t b, int ith) {
     float *col = ws;
     float *gws = ws + (g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15));
     const float *wt = n->t[0].data, *bias = n->nt > 1 ? n->t[1].data : NULL;
+    if (!j->x->training && n->fold) { /* batchnorm folded in (inference) */
+        wt = n->fold_w;
+        bias = n->fold_w + n->t[0].count;
+    }
     int hw = g->OH * g->OW;
     {
         const float *xb = n->x[0] + b * (int64_t)g->C * g->H * g->W;

@@ -79,6 +79,10 @@ struct node {
     int64_t macs;           /* multiply-adds per image, forward */
     int act;                /* ACT_RELU: a following relu was fused into this node's output */
     int alias;              /* > 0: this node is that node's fused relu and shares its buffers */
+    int fold;               /* conv: index of the batchnorm folded into it for inference */
+    int folded_into;        /* batchnorm: the conv it is folded into for inference */
+    float *fold_w;          /* conv: folded weights then bias (inference); owned by the graph */
+    uint64_t fold_version;  /* the parameter version fold_w was computed from */
     /* Set by the executor for each run: */
     const float *x[MAX_IN];
     float *dx[MAX_IN];
@@ -114,6 +118,9 @@ int node_check_shape(const node *n, shape s, cnn_error *e);
  * work of one item (in values touched) and decides whether waking threads is worth it. */
 typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi);
 void exec_for(exec *x, int64_t total, int64_t cost, range_fn fn, void *ctx);
+
+/* The epsilon of a batchnorm node (for folding it into a conv). */
+double batchnorm_eps(const node *n);
 
 /* The registry: every layer type, NULL-terminated. */
 extern const layer_ops *const layer_registry[];

@@ -212,6 +212,7 @@ int model_from_ckpt(cnn_model *m, const ckpt *c, const char *path, cnn_error *e)
             }
             memcpy(t->data, ct->data, (size_t)t->count * sizeof(float));
         }
+    g->version++;
     return 0;
 }
 

@@ -75,6 +75,7 @@ static void step_part(void *arg, int ith, int nth) {
 void optim_step(optim *o, graph *g, double lr, uint64_t t) {
     job j = {o, g->params, g->grads, (float)lr, t};
     pool_run(g->pool, step_part, &j);
+    g->version++;
 }
 
 double sched_lr(const sched_cfg *s, double base, int64_t step, int64_t spe, int64_t total) {
