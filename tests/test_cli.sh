@@ -150,6 +150,21 @@ else
     sleep 1; kill -INT $pid; wait $pid; rc=$?
     [ $rc -eq 130 ] && grep -q 'resume with --resume' err && ok || bad "SIGINT -> exit 130 with a resumable checkpoint (rc $rc: $(cat err))"
     expect 0 "" "$CNN" train "$CFG" --set train.epochs=1 --set output=run3 --resume run3/model.cnn --quiet
+    # Validation split: metrics.csv gets validation loss and accuracy.
+    expect 0 "" "$CNN" train "$CFG" --set train.epochs=1 --set data.limit=3000 --set data.validation_split=0.2 --set output=runv --quiet
+    grep -q '2400 training images, 600 validation images' err && ok || bad "validation split sizes: $(head -3 err)"
+    tail -1 runv/metrics.csv | awk -F, '{ exit !($6 != "" && $7 > 0.3) }' && ok || bad "metrics.csv has validation columns: $(tail -1 runv/metrics.csv)"
+    # An image folder and a CSV list as training data (PNG files written from the test set).
+    expect 0 "" "$CNN" samples "$CFG" --count 300 --out flat
+    for f in flat/*.png; do c=$(basename "$f" .png | cut -d- -f2-); mkdir -p "tree/$c"; cp "$f" "tree/$c/"; done
+    ( cd flat && for f in *.png; do printf '%s,%s\n' "$f" "$(basename "$f" .png | cut -d- -f2-)"; done ) > flat/list.csv
+    expect 0 "" "$CNN" train "$CFG" --set data.format=folder --set data.train=tree --set data.test=tree --set data.classes=[] \
+        --set train.epochs=2 --set output=runf --quiet
+    grep -q 'test accuracy' err && ok || bad "training from an image folder: $(tail -2 err)"
+    expect 0 "" "$CNN" predict -m runf/model.cnn flat/00000-Ankle_boot.png
+    grep -q 'Ankle_boot.png	[A-Za-z_]' out && ok || bad "folder-trained model predicts class names: $(cat out)"
+    expect 0 "" "$CNN" train "$CFG" --set data.format=csv --set data.train=flat/list.csv --set data.test=flat/list.csv \
+        --set data.classes=[] --set train.epochs=1 --set output=runc --quiet
     # Divergence: an absurd learning rate stops with exit 4 naming a layer and the step.
     expect 4 "diverged at step [0-9]+" "$CNN" train "$CFG" --set train.optimizer.lr=90 --set train.optimizer.momentum=0.99 --set data.limit=2000 --set output=run4 --quiet
 fi
