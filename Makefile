@@ -68,10 +68,11 @@ $(BUILD)/scripts/%: scripts/%.c $(BUILD)/libcnn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcnn.a $(LDLIBS)
 
-tests: $(TESTS) cnn
+# Tests run the binary of this build (build-san/cnn under SANITIZE=1), never ./cnn.
+tests: $(TESTS) $(BUILD)/cnn
 
 test: tests
-	@CNN=./cnn sh tests/run.sh $(TESTS)
+	@CNN=$(BUILD)/cnn sh tests/run.sh $(TESTS)
 
 demo:
 	sh scripts/demo.sh

@@ -1,0 +1,32 @@
+/* fuzz_image.c - libFuzzer harness for the image loader (image_load: the pre-scans of
+ * stb_unit.c, stb_image's PNG/JPEG/GIF/BMP decoders, conversion and resampling). Byte 0
+ * picks the channels (odd: 3, even: 1), bytes 1 and 2 the output height and width (1..64);
+ * the rest is the image file. The image is loaded twice into buffers pre-filled with
+ * different bytes: a success must write every output byte, the same way both times.
+ *
+ *   make fuzz-image FUZZ_SECONDS=600      (see mk/robust.mk, docs/robustness.md) */
+#include "fuzz_util.h"
+#include "data/dataset.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 3) return 0;
+    int c = data[0] & 1 ? 3 : 1, h = 1 + data[1] % 64, w = 1 + data[2] % 64;
+    size_t n = (size_t)c * (size_t)h * (size_t)w;
+    const char *path = fuzz_write(0, "image", data + 3, size - 3);
+    uint8_t *a = malloc(n), *b = malloc(n);
+    if (a && b) {
+        memset(a, 0x00, n);
+        memset(b, 0xff, n);
+        cnn_error e = {0}, e2 = {0};
+        int rc = image_load(path, c, h, w, a, &e);
+        fuzz_check("image_load", rc, &e, FUZZ_CODE(CNN_ERR_RUNTIME) | FUZZ_CODE(CNN_ERR_DATA), path);
+        int rc2 = image_load(path, c, h, w, b, &e2);
+        if (rc2 != rc || (rc == 0 && memcmp(a, b, n) != 0) || (rc && strcmp(e.msg, e2.msg))) {
+            fprintf(stderr, "fuzz: image_load: two loads of one file differ (status %d and %d)\n", rc, rc2);
+            abort();
+        }
+    }
+    free(a);
+    free(b);
+    return 0;
+}
