@@ -54,28 +54,41 @@ static double err(const float *a, const double *b, int n, double atol) {
 static const char *tnames[] = {"conv1.weight", "batchnorm1.weight", "batchnorm1.bias", "conv2.weight",
                                "conv2.bias", "dense1.weight", "dense1.bias"};
 
+/* Builds the tiny network on `simd` with the fixture's initial weights; fills x and y. */
+static int setup(graph *g, ynode **root, int simd, float **x, int32_t *y) {
+    cnn_error e = {0};
+    CHECK(ytree_parse(net, strlen(net), "tiny", root, &e) == 0, "%s", e.msg);
+    if (graph_build(g, ytree_get(*root, "layers"), "tiny", (shape){2, 7, 8}, &e)) {
+        CHECK(0, "%s", e.msg);
+        return 0;
+    }
+    graph_set_threads(g, 2, &e);
+    g->simd = simd;
+    graph_reserve(g, 3, 1, &e);
+    graph_init(g, 1); /* running statistics start at 0 and 1 */
+    for (int i = 0; i < 7; i++) {
+        char k[80];
+        snprintf(k, sizeof k, "init.%s", tnames[i]);
+        tensor *t = graph_tensor(g, tnames[i], NULL);
+        const entry *en = get(k);
+        CHECK(t && t->count == en->n, "%s: shape", tnames[i]);
+        for (int j = 0; j < en->n; j++) t->data[j] = (float)en->v[j];
+    }
+    const entry *xin = get("input"), *lab = get("labels");
+    *x = malloc((size_t)xin->n * sizeof **x);
+    for (int i = 0; i < xin->n; i++) (*x)[i] = (float)xin->v[i];
+    for (int i = 0; i < 3; i++) y[i] = (int32_t)lab->v[i];
+    return 1;
+}
+
 /* Three Adam or AdamW steps (lr 0.01, decay 0.01 on weights) from the initial weights. */
 static void run_adam(int simd, int type, const char *prefix) {
     ynode *root;
     cnn_error e = {0};
     graph g;
-    CHECK(ytree_parse(net, strlen(net), "tiny", &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), "tiny", (shape){2, 7, 8}, &e) == 0, "%s", e.msg);
-    graph_set_threads(&g, 2, &e);
-    g.simd = simd;
-    graph_reserve(&g, 3, 1, &e);
-    graph_init(&g, 1);
-    for (int i = 0; i < 7; i++) {
-        char k[80];
-        snprintf(k, sizeof k, "init.%s", tnames[i]);
-        tensor *t = graph_tensor(&g, tnames[i], NULL);
-        for (int j = 0; j < t->count; j++) t->data[j] = (float)get(k)->v[j];
-    }
-    const entry *xin = get("input"), *lab = get("labels");
-    float *x = malloc((size_t)xin->n * sizeof *x), d[9];
+    float *x, d[9];
     int32_t y[3];
-    for (int i = 0; i < xin->n; i++) x[i] = (float)xin->v[i];
-    for (int i = 0; i < 3; i++) y[i] = (int32_t)lab->v[i];
+    if (!setup(&g, &root, simd, &x, y)) return;
     optim_cfg oc = {.type = type, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
     optim o;
     CHECK(optim_init(&o, &oc, &g, &e) == 0, "%s", e.msg);
@@ -102,25 +115,9 @@ static void run(int simd) {
     ynode *root;
     cnn_error e = {0};
     graph g;
-    CHECK(ytree_parse(net, strlen(net), "tiny", &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), "tiny", (shape){2, 7, 8}, &e) == 0, "%s", e.msg);
-    graph_set_threads(&g, 2, &e);
-    g.simd = simd;
-    graph_reserve(&g, 3, 1, &e);
-    graph_init(&g, 1); /* running statistics start at 0 and 1 */
-    for (int i = 0; i < 7; i++) {
-        char k[80];
-        snprintf(k, sizeof k, "init.%s", tnames[i]);
-        tensor *t = graph_tensor(&g, tnames[i], NULL);
-        const entry *en = get(k);
-        CHECK(t && t->count == en->n, "%s: shape", tnames[i]);
-        for (int j = 0; j < en->n; j++) t->data[j] = (float)en->v[j];
-    }
-    const entry *xin = get("input"), *lab = get("labels");
-    float *x = malloc((size_t)xin->n * sizeof *x), d[9];
+    float *x, d[9];
     int32_t y[3];
-    for (int i = 0; i < xin->n; i++) x[i] = (float)xin->v[i];
-    for (int i = 0; i < 3; i++) y[i] = (int32_t)lab->v[i];
+    if (!setup(&g, &root, simd, &x, y)) return;
     optim_cfg oc = {.type = OPT_SGD, .nesterov = 1, .lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4};
     optim o;
     CHECK(optim_init(&o, &oc, &g, &e) == 0, "%s", e.msg);

@@ -68,6 +68,17 @@ static void logf_(trainer *t, const char *fmt, ...) {
     progress(t, &p);
 }
 
+/* perm = a random permutation of 0..n-1 from the stream (seed, purpose, a). */
+static void permutation(int64_t *perm, int64_t n, uint64_t seed, uint64_t purpose, uint64_t a) {
+    rng r = rng_stream(seed, purpose, a, 0);
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)rng_below(&r, (uint32_t)(i + 1)), tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+}
+
 /* Moves a fixed random fraction of t->train into t->val. */
 static int split_validation(trainer *t, double frac, cnn_error *e) {
     dataset *d = &t->train;
@@ -82,13 +93,7 @@ static int split_validation(trainer *t, double frac, cnn_error *e) {
         free(isval);
         return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
     }
-    rng r = rng_stream((uint64_t)t->cfg->train.seed, RNG_SPLIT, 0, 0);
-    for (int64_t i = 0; i < d->n; i++) perm[i] = i;
-    for (int64_t i = d->n - 1; i > 0; i--) {
-        int64_t j = (int64_t)rng_below(&r, (uint32_t)(i + 1)), tmp = perm[i];
-        perm[i] = perm[j];
-        perm[j] = tmp;
-    }
+    permutation(perm, d->n, (uint64_t)t->cfg->train.seed, RNG_SPLIT, 0);
     for (int64_t i = 0; i < nv; i++) isval[perm[i]] = 1;
     int64_t a = 0, b = 0;
     for (int64_t i = 0; i < d->n; i++) { /* keep the original order in both parts */
@@ -203,15 +208,6 @@ static int metrics_row(trainer *t, const cnn_progress *p, cnn_error *e) {
     return 0;
 }
 
-static void shuffle(int64_t *perm, int64_t n, uint64_t seed, uint64_t epoch) {
-    rng r = rng_stream(seed, RNG_SHUFFLE, epoch, 0);
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)rng_below(&r, (uint32_t)(i + 1)), tmp = perm[i];
-        perm[i] = perm[j];
-        perm[j] = tmp;
-    }
-}
 
 static int run(trainer *t, cnn_error *e) {
     const cnn_config *c = t->cfg;
@@ -248,7 +244,7 @@ static int run(trainer *t, cnn_error *e) {
     while ((int64_t)m->step < total) {
         int64_t step = (int64_t)m->step, epoch = step / spe, pos = step % spe;
         if (shuffled_for != epoch) {
-            shuffle(perm, t->train.n, seed, (uint64_t)epoch);
+            permutation(perm, t->train.n, seed, RNG_SHUFFLE, (uint64_t)epoch);
             shuffled_for = epoch;
         }
         batch_fill(&t->train, perm + pos * B, B, &aug, seed, (uint64_t)epoch, mean, stdv, x, lab);
