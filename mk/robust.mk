@@ -93,14 +93,13 @@ fuzz: $(addprefix fuzz-,$(FUZZ_NAMES))
 	echo "fuzz: $(words $(FUZZ_NAMES)) harnesses, $(FUZZ_SECONDS) s each, no findings"
 
 fuzz-replay: fuzz-build
-	@for n in $(FUZZ_NAMES); do \
-	    dirs="fuzz/corpus/$$n"; [ -d tests/regress/$$n ] && dirs="$$dirs tests/regress/$$n"; \
-	    $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$n $(FUZZ_FLAGS) -runs=0 $$dirs > $(FUZZ_BUILD)/replay_$$n.log 2>&1 || \
-	        { echo "fuzz-replay: $$n fails, see $(FUZZ_BUILD)/replay_$$n.log"; exit 1; }; \
-	    echo "fuzz-replay: $$n ok"; done
+	@$(foreach n,$(FUZZ_NAMES),$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$(n) $(call FUZZ_FLAGS,$(n)) -runs=0 fuzz/corpus/$(n) \
+	    $(wildcard tests/regress/$(n)) > $(FUZZ_BUILD)/replay_$(n).log 2>&1 && echo "fuzz-replay: $(n) ok" || \
+	    { echo "fuzz-replay: $(n) fails, see $(FUZZ_BUILD)/replay_$(n).log"; exit 1; };)
 
-fuzz-minimize: $(FUZZ_BUILD)/fuzz_$(NAME)
+fuzz-minimize:
 	@[ -n "$(NAME)" ] && [ -f "$(INPUT)" ] || { echo "usage: make fuzz-minimize NAME=config INPUT=FILE"; exit 2; }
+	$(MAKE) $(FUZZ_BUILD)/fuzz_$(NAME)
 	@mkdir -p tests/regress/$(NAME)
 	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$(NAME) $(call FUZZ_FLAGS,$(NAME)) -minimize_crash=1 -max_total_time=120 \
 	    -exact_artifact_path=tests/regress/$(NAME)/$(notdir $(INPUT)) $(INPUT)

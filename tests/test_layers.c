@@ -249,6 +249,8 @@ int main(void) {
         if (!simd_supported(simd)) continue;
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], simd);
         conv_vs_naive(simd, 1, 1, 28, 28, 32, 3, 1, 1, 1, 1, 0);
+        conv_vs_naive(simd, 1, 3, 9, 7, 37, 3, 2, 1, 1, 1, 1);  /* batch 1: output channels split */
+        conv_vs_naive(simd, 1, 16, 14, 14, 64, 1, 1, 0, 1, 1, 1);
         conv_vs_naive(simd, 3, 3, 9, 7, 17, 3, 2, 1, 1, 1, 1);
         conv_vs_naive(simd, 2, 5, 8, 8, 9, 1, 1, 0, 1, 1, 1);
         conv_vs_naive(simd, 2, 5, 8, 8, 9, 1, 2, 0, 1, 1, 0);

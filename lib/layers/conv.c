@@ -119,9 +119,54 @@ static void fwd_image(void *arg, int64_t b, int ith) {
     }
 }
 
+/* Fewer images than threads (batch-1 inference): each image's columns are laid out once,
+ * in the column area of workspace slot b, then the output channels of every image are cut
+ * into blocks any thread may take, each using its own GEMM packing area. */
+static size_t col_floats(const geo *g) { return g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15); }
+
+static void col_image(void *arg, int64_t b, int ith) {
+    (void)ith;
+    job *j = arg;
+    const geo *g = &j->g;
+    im2col(j->n->x[0] + b * (int64_t)g->C * g->H * g->W, g->C, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW,
+           g->DH, g->DW, g->OH, g->OW, exec_ws(j->x, (int)b));
+}
+
+static void fwd_block(void *arg, int64_t c, int ith) {
+    job *j = arg;
+    const geo *g = &j->g;
+    node *n = j->n;
+    int64_t b = c / j->nchunks, m0, m1;
+    split_range(g->OC / 8, (int)(c % j->nchunks), j->nchunks, &m0, &m1); /* in rows of 8 */
+    m0 *= 8;
+    m1 = m1 * 8 > g->OC || (c % j->nchunks) == j->nchunks - 1 ? g->OC : m1 * 8;
+    if (m1 <= m0) return;
+    const float *wt = n->t[0].data, *bias = n->nt > 1 ? n->t[1].data : NULL;
+    if (!j->x->training && n->fold) {
+        wt = n->fold_w;
+        bias = n->fold_w + n->t[0].count;
+    }
+    int hw = g->OH * g->OW;
+    const float *src = g->direct ? n->x[0] + b * (int64_t)g->C * g->H * g->W : exec_ws(j->x, (int)b);
+    float *yb = n->y + b * (int64_t)g->OC * hw;
+    sgemm(j->x->simd, 0, 0, (int)(m1 - m0), hw, g->Kg, 1.0f, wt + m0 * g->Kg, g->Kg, src, hw, 0.0f, yb + m0 * hw, hw,
+          exec_ws(j->x, ith) + col_floats(g));
+    if (bias)
+        for (int64_t oc = m0; oc < m1; oc++) {
+            float *yc = yb + oc * hw, bv = bias[oc];
+            for (int i = 0; i < hw; i++) yc[i] += bv;
+        }
+}
+
 static void conv_fwd(node *n, exec *x) {
     job j = {n, x, conv_geo(n), 0};
-    pool_chunks(x->pool, x->n, fwd_image, &j);
+    if (x->n >= x->nth || j.g.G != 1 || j.g.OC < 16) {
+        pool_chunks(x->pool, x->n, fwd_image, &j);
+        return;
+    }
+    if (!j.g.direct) pool_chunks(x->pool, x->n, col_image, &j);
+    j.nchunks = 2 * x->nth < j.g.OC / 8 ? 2 * x->nth : j.g.OC / 8;
+    pool_chunks(x->pool, (int64_t)x->n * j.nchunks, fwd_block, &j);
 }
 
 static size_t slot_floats(const node *n) { return ((size_t)n->t[0].count + (size_t)n->out.c + 15) & ~(size_t)15; }
