@@ -12,6 +12,8 @@ int cmd_check(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_samples(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_filters(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 
 /* Prints "cnn: message" to stderr and returns code. */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

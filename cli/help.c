@@ -15,6 +15,8 @@ static const char *const general =
     "  check CONFIG...   validate model files without training\n"
     "  samples CONFIG    write test-set images as PNG files (demo inputs for predict)\n"
     "  bench FILE        per-layer forward/backward times, img/s for train/infer, peak memory\n"
+    "  filters           a layer's convolutional filters drawn as a PNG grid\n"
+    "  features IMAGE    the feature maps a layer makes of an image, as a PNG grid\n"
     "  help [TOPIC]      help on a command, or 'config' (every key and default), 'layers', 'exit'\n"
     "\n"
     "Results go to stdout, progress and errors to stderr. Exit codes:\n"
@@ -81,7 +83,19 @@ static const struct { const char *cmd, *text; } texts[] = {
      "infer64 (forward, batch 64) and infer1 (batch 1, 1 thread). Each figure is the median of\n"
      "R runs (default 5) of at least S seconds (default 1) after a warm-up. Lines are\n"
      "KEY<TAB>VALUE (train_img_per_s, infer64_img_per_s, infer1_ms, peak_rss_mb) plus tables.\n"},
-    {"help", "usage: cnn help [train|predict|eval|summary|check|samples|bench|config|layers|exit]\n"},
+    {"filters",
+     "usage: cnn filters [-m MODEL] [--layer NAME] [--out FILE.png]\n"
+     "\n"
+     "Draws the weights of a conv (or dense) layer, by default the first conv, as a grid of grey\n"
+     "tiles, one row per filter and one tile per input channel, each tile scaled to its own range.\n"
+     "Writes FILE.png (default filters.png) and prints FILE<TAB>LAYER<TAB>shape.\n"},
+    {"features",
+     "usage: cnn features [-m MODEL] IMAGE [--layer NAME] [--out FILE.png]\n"
+     "\n"
+     "Runs IMAGE through the model and draws the output of a layer (default: the first conv), one\n"
+     "grey tile per channel, each scaled to its own range. Writes FILE.png (default features.png)\n"
+     "and prints FILE<TAB>LAYER<TAB>shape.\n"},
+    {"help", "usage: cnn help [train|predict|eval|summary|check|samples|bench|filters|features|config|layers|exit]\n"},
 };
 
 int usage(FILE *f, const char *cmd) {

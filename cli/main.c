@@ -49,7 +49,7 @@ int load_model_any(const char *path, const char *const *sets, int nsets, cnn_mod
 
 static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
     {"train", cmd_train}, {"predict", cmd_predict}, {"eval", cmd_eval},
-    {"summary", cmd_summary}, {"check", cmd_check}, {"samples", cmd_samples}, {"bench", cmd_bench}, {"help", cmd_help},
+    {"summary", cmd_summary}, {"check", cmd_check}, {"samples", cmd_samples}, {"bench", cmd_bench}, {"filters", cmd_filters}, {"features", cmd_features}, {"help", cmd_help},
 };
 
 int main(int argc, char **argv) {
@@ -66,5 +66,5 @@ int main(int argc, char **argv) {
                 if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) { usage(stdout, c); return 0; }
             return cmds[i].fn(argc - 1, argv + 1);
         }
-    return fail(2, "unknown command '%s' (commands: train, predict, eval, summary, check, samples, bench, help; see cnn --help)", c);
+    return fail(2, "unknown command '%s' (commands: train, predict, eval, summary, check, samples, bench, filters, features, help; see cnn --help)", c);
 }

@@ -105,6 +105,18 @@ int cnn_model_predict(cnn_model *m, const uint8_t *px, int n, float *probs, cnn_
  * number written in *written. */
 int cnn_export_images(const cnn_config *cfg, int train, int n, const char *dir, int *written, cnn_error *err);
 
+/* ---- looking inside ---- */
+
+/* The weights of a conv or dense layer (layer NULL: the first conv) as a borrowed pointer
+ * valid while m lives, with dims (OC, C, KH, KW) or (units, inputs, 1, 1). */
+int cnn_model_weights(const cnn_model *m, const char *layer, const float **w, int dims[4], const char **name,
+                      cnn_error *err);
+/* Runs one image (the model's input shape, planar bytes) through the network in inference
+ * mode and returns the output of `layer` (NULL: the first conv) as *out, c*h*w floats the
+ * caller frees. Layers are run unfused, so every layer's own output is what is shown. */
+int cnn_model_feature_maps(cnn_model *m, const uint8_t *px, const char *layer, float **out, int *c, int *h, int *w,
+                           const char **name, cnn_error *err);
+
 /* ---- training and evaluation ---- */
 
 enum { CNN_PROGRESS_STEP, CNN_PROGRESS_EPOCH, CNN_PROGRESS_LOG };

@@ -138,6 +138,12 @@ else
     : > pics/zero.png; mkdir pics/dir.png; printf 'GIF89a' > pics/trunc.gif
     expect 3 "zero.png" "$CNN" predict pics
     [ "$(wc -l < out)" -eq 6 ] && ok || bad "predict goes on past unreadable images"
+    expect 0 "" "$CNN" filters --out f.png
+    grep -q '^f.png	conv1	6 filters x 1 channels of 5x5$' out && [ -s f.png ] && ok || bad "filters: $(cat out)"
+    expect 0 "" "$CNN" features pics/00000-Ankle_boot.png --layer maxpool2 --out m.png
+    grep -q '^m.png	maxpool2	16 maps of 5x5$' out && [ -s m.png ] && ok || bad "features: $(cat out)"
+    expect 2 "layer 'maxpool2' is a maxpool" "$CNN" filters --layer maxpool2
+    expect 2 "no layer named 'nope'" "$CNN" features pics/00000-Ankle_boot.png --layer nope
     expect 0 "" "$CNN" eval
     grep -q '^accuracy' out && grep -q 'confusion matrix' out && ok || bad "eval output"
     expect 0 "" "$CNN" eval --json

@@ -222,11 +222,19 @@ static void refold(graph *g, node *c) {
     c->fold_version = g->version;
 }
 
+static const float *forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step, int last);
+
 const float *graph_forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step) {
+    return forward(g, x, n, training, seed, step, g->nn - 1);
+}
+
+void graph_forward_upto(graph *g, const float *x, int n, int last) { forward(g, x, n, 0, 0, 0, last); }
+
+static const float *forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step, int last) {
     exec ex = make_exec(g, n, training, seed, step);
     g->input = x;
     if (training) g->version++; /* batchnorm running statistics move */
-    for (int i = 1; i < g->nn; i++) {
+    for (int i = 1; i <= last; i++) {
         node *nd = &g->nodes[i];
         if (nd->alias) continue;
         if (!training && nd->fold && nd->fold_version != g->version) refold(g, nd);
@@ -246,7 +254,7 @@ const float *graph_forward(graph *g, const float *x, int n, int training, uint64
         }
         if (g->tfwd) g->tfwd[i] += now_seconds() - t0;
     }
-    return g->nodes[g->nn - 1].y;
+    return g->nodes[last].y;
 }
 
 void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t step) {

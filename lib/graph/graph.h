@@ -44,6 +44,8 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e);
 /* Runs forward on n images x (n x input shape); returns the output (n x classes), which
  * lives in the arena until the next call. */
 const float *graph_forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step);
+/* Runs forward only up to node `last` (inclusive), whose output is then valid. */
+void graph_forward_upto(graph *g, const float *x, int n, int last);
 /* Runs backward from dout (n x classes, the loss gradient) after a training forward;
  * gradients are overwritten (not accumulated across calls). */
 void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t step);
