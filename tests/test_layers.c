@@ -19,6 +19,7 @@ static const tcase cases[] = {
     {"conv", "- {type: conv, filters: 3, kernel: 1, stride: 2, padding: 0}", 2, 5, 5},
     {"dense", "- {type: dense, units: 5}", 3, 2, 3},
     {"dense", "- {type: dense, units: 1, bias: false, init: glorot}", 4, 1, 1},
+    {"dense", "- {type: dense, units: 7}", 1, 1, 1},
     {"maxpool", "- {type: maxpool, kernel: 2}", 2, 6, 5},
     {"maxpool", "- {type: maxpool, kernel: 3, stride: 1, padding: 1}", 2, 5, 4},
     {"avgpool", "- {type: avgpool, kernel: 2}", 2, 6, 5},
@@ -208,6 +209,32 @@ static void conv_vs_naive(int simd, int n, int C, int H, int W, int OC, int K, i
     ytree_free(root);
 }
 
+/* Dense at batch 1 on 2 threads splits the outputs instead of the batch. */
+static void dense_batch1(int simd) {
+    const char *doc = "layers:\n- {type: dense, units: 37}\n";
+    ynode *root;
+    cnn_error e = {0};
+    CHECK(ytree_parse(doc, strlen(doc), "dense", &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), "dense", (shape){5, 3, 3}, &e) == 0, "%s", e.msg);
+    graph_init(&g, 9);
+    for (int i = 0; i < 37; i++) g.nodes[1].t[1].data[i] = 0.01f * (float)i;
+    graph_set_threads(&g, 2, &e);
+    g.simd = simd;
+    graph_reserve(&g, 1, 0, &e);
+    float in[45];
+    for (int i = 0; i < 45; i++) in[i] = (float)((i * 13) % 11) / 5.0f - 1.0f;
+    const float *y = graph_forward(&g, in, 1, 0, 0, 0), *w = g.nodes[1].t[0].data;
+    double worst = 0;
+    for (int o = 0; o < 37; o++) {
+        double s = g.nodes[1].t[1].data[o];
+        for (int i = 0; i < 45; i++) s += (double)w[o * 45 + i] * in[i];
+        worst = fmax(worst, fabs(y[o] - s) / (1 + fabs(s)));
+    }
+    CHECK(worst < 1e-5, "dense batch 1 (%s): worst relative error %g", simd_name(simd), worst);
+    graph_free(&g);
+    ytree_free(root);
+}
+
 /* Inference folds batchnorm into the preceding conv: same outputs as running both. */
 static void fold_vs_plain(int simd) {
     const char *doc = "layers:\n- {type: conv, filters: 5, kernel: 3}\n- batchnorm\n- relu\n"
@@ -258,6 +285,7 @@ int main(void) {
         conv_vs_naive(simd, 4, 16, 14, 14, 33, 3, 1, 1, 1, 1, 0);
         conv_vs_naive(simd, 1, 4, 5, 5, 8, 5, 1, 0, 1, 2, 1);
         fold_vs_plain(simd);
+        dense_batch1(simd);
     }
     return check_done();
 }

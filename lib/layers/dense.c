@@ -49,9 +49,24 @@ static void fwd_part(void *arg, int ith, int nth) {
             for (int o = 0; o < j->out; o++) y[o] += n->t[1].data[o];
 }
 
+/* Fewer images than threads: split the outputs instead (each part reads its own rows of W,
+ * which is what bounds a batch-1 dense layer). */
+static void fwd_units(void *arg, int ith, int nth) {
+    job *j = arg;
+    node *n = j->n;
+    int64_t lo, hi;
+    split_range(j->out, ith, nth, &lo, &hi);
+    if (hi <= lo) return;
+    sgemm(j->x->simd, 0, 1, j->x->n, (int)(hi - lo), j->in, 1.0f, n->x[0], j->in, n->t[0].data + lo * j->in, j->in,
+          0.0f, n->y + lo, j->out, exec_ws(j->x, ith));
+    if (n->nt > 1)
+        for (int b = 0; b < j->x->n; b++)
+            for (int64_t o = lo; o < hi; o++) n->y[(int64_t)b * j->out + o] += n->t[1].data[o];
+}
+
 static void dense_fwd(node *n, exec *x) {
     job j = {n, x, (int)shape_size(n->ins[0]), n->out.c};
-    pool_run(x->pool, fwd_part, &j);
+    pool_run(x->pool, x->n < x->nth && j.out >= 2 * x->nth ? fwd_units : fwd_part, &j);
 }
 
 static void bwd_part(void *arg, int ith, int nth) {
