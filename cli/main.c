@@ -14,8 +14,20 @@ int fail(int code, const char *fmt, ...) {
     return code;
 }
 
+/* Messages can quote file contents (a key, a class name): control characters are escaped
+ * so every message stays one line. */
+static void put_escaped(FILE *f, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
+        else fputc(c, f);
+    }
+}
+
 int fail_err(const cnn_error *e) {
-    fprintf(stderr, "cnn: %s\n", e->msg);
+    fputs("cnn: ", stderr);
+    put_escaped(stderr, e->msg);
+    fputc('\n', stderr);
     return e->code ? e->code : 1;
 }
 

@@ -31,6 +31,16 @@ static void json_str(const char *s) {
     putchar('"');
 }
 
+/* A TSV field: tabs, newlines and other control characters (from a path or a class name)
+ * become \xNN so every result stays one line of three columns per class. */
+static void tsv_field(const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) printf("\\x%02x", c);
+        else putchar(c);
+    }
+}
+
 static void flush_chunk(pred *p) {
     int64_t per = (int64_t)p->c * p->h * p->w;
     int ok[CHUNK], nok = 0;
@@ -39,13 +49,13 @@ static void flush_chunk(pred *p) {
         ok[i] = cnn_image_load(p->paths[i], p->c, p->h, p->w, p->px + nok * per, &err) == 0;
         if (ok[i]) nok++;
         else {
-            fprintf(stderr, "cnn: %s\n", err.msg);
+            fail_err(&err);
             p->bad = 1;
         }
     }
     cnn_error err = {0};
     if (nok && cnn_model_predict(p->m, p->px, nok, p->probs, &err)) {
-        fprintf(stderr, "cnn: %s\n", err.msg);
+        fail_err(&err);
         p->bad = 1;
         nok = 0;
         for (int i = 0; i < p->n; i++) ok[i] = 0;
@@ -74,8 +84,12 @@ static void flush_chunk(pred *p) {
             }
             printf("]}\n");
         } else {
-            fputs(p->paths[i], stdout);
-            for (int t = 0; t < top; t++) printf("\t%s\t%.4f", cnn_model_class_name(p->m, idx[t]), pr[idx[t]]);
+            tsv_field(p->paths[i]);
+            for (int t = 0; t < top; t++) {
+                putchar('\t');
+                tsv_field(cnn_model_class_name(p->m, idx[t]));
+                printf("\t%.4f", pr[idx[t]]);
+            }
             putchar('\n');
         }
         free(p->paths[i]);

@@ -75,7 +75,7 @@ int cmd_check(int argc, char **argv) {
         cnn_config *cfg;
         cnn_error err = {0};
         if (cnn_config_load(files[i], sets, ns, &cfg, &err)) {
-            fprintf(stderr, "cnn: %s\n", err.msg);
+            fail_err(&err);
             bad = 1;
             continue;
         }

@@ -62,6 +62,7 @@ static int decode_fail(cnn_error *e, const char *shown) {
     snprintf(why, sizeof why, "%s", stbu_failure());
     for (char *q = why; *q; q++)
         if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f) *q = '?';
+    if (!why[0]) snprintf(why, sizeof why, "corrupt or truncated data");
     if (!strcmp(why, "too large"))
         return cnn_fail(e, CNN_ERR_DATA, "%s: image larger than %d pixels on a side (CNN_MAX_IMAGE_SIDE)",
                         shown, CNN_MAX_IMAGE_SIDE);

@@ -142,12 +142,13 @@ static int apply_set(cnn_config *c, int idx, cnn_error *e) {
         return cnn_fail(e, CNN_ERR_CONFIG, "--set %s: expected KEY=VALUE, e.g. --set train.epochs=3", s);
     char path[256];
     size_t plen = (size_t)(eq - s);
-    if (plen >= sizeof path) return cnn_fail(e, CNN_ERR_CONFIG, "--set %s: key too long", s);
+    if (plen >= sizeof path) return cnn_fail(e, CNN_ERR_CONFIG, "--set %.60s...: key too long (255 bytes at most)", s);
     memcpy(path, s, plen);
     path[plen] = 0;
     /* Parse the value as YAML so lists ([1, 2]) work. */
     char text[1100];
-    if (strlen(eq + 1) > 1000) return cnn_fail(e, CNN_ERR_CONFIG, "--set %s: value too long", s);
+    if (strlen(eq + 1) > 1000)
+        return cnn_fail(e, CNN_ERR_CONFIG, "--set %.60s...: value too long (1000 bytes at most)", s);
     snprintf(text, sizeof text, "v: %s\n", eq + 1);
     ynode *tmp;
     cnn_error e2;
@@ -286,7 +287,13 @@ static int read_sections(cnn_config *c, cnn_error *e) {
     /* Build the network once so shape errors surface here, with their lines. */
     graph g;
     if (graph_build(&g, c->layers, c->name, (shape){c->in.channels, c->in.height, c->in.width}, e)) return e->code;
+    int64_t outputs = shape_size(graph_out_shape(&g));
+    node *last = &g.nodes[g.nn - 1];
+    int line = last->line, col = last->col;
     graph_free(&g);
+    if (outputs > CNN_MAX_CLASSES)
+        return cnn_fail(e, CNN_ERR_CONFIG, "%s:%d:%d: the last layer gives %lld outputs (one per class), more than the "
+                        "limit of %d classes", c->name, line, col, (long long)outputs, CNN_MAX_CLASSES);
     return 0;
 }
 

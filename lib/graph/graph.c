@@ -268,6 +268,12 @@ int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *
     snprintf(inp->name, sizeof inp->name, "input");
     inp->out = in;
     inp->file = file;
+    if (shape_size(in) > CNN_MAX_TENSOR) {
+        int code = cnn_fail(e, CNN_ERR_CONFIG, "%s: the input %dx%dx%d has %lld values per image, above the limit of %lld",
+                            file, in.c, in.h, in.w, (long long)shape_size(in), (long long)CNN_MAX_TENSOR);
+        graph_free(g);
+        return code;
+    }
     int rc = 0;
     for (int k = 1; k < g->nn && !rc; k++) rc = build_node(g, k, layers->n, layers, layers->vals[k - 1], e);
     if (rc) { graph_free(g); return rc; }

@@ -31,8 +31,8 @@ int sets_load(const cnn_config *cfg, int which, int classes, dataset *d, cnn_err
         return rc;
     }
     if (d->nclasses > classes) {
-        rc = cnn_fail(e, CNN_ERR_DATA, "%s: labels go up to %d but the network has %d outputs", strlist_at(files, 0),
-                      d->nclasses - 1, classes);
+        rc = cnn_fail(e, CNN_ERR_DATA, "%s: labels go up to %d but the network has %d outputs",
+                      dc->format == FMT_IDX && labels ? labels : strlist_at(files, 0), d->nclasses - 1, classes);
         dataset_free(d);
         return rc;
     }

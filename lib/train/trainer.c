@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ typedef struct trainer {
     dataset train, val;
     int has_val;
     char path[4096], csv[4096];
+    int csv_fresh;          /* the first row replaces an older metrics.csv (not resuming) */
 } trainer;
 
 /* Holds RUN/.lock with flock for the whole run, so a second `cnn train` on the same run
@@ -51,6 +53,21 @@ static int lock_run_dir(const char *dir, cnn_error *e) {
         return -1;
     }
     return fd;
+}
+
+/* Removes temporaries "model.cnn.tmp.*" that killed saves left behind. Called with the run
+ * lock held, so no other trainer can be writing one. */
+static void remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "model.cnn.tmp.", 14)) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
 }
 
 static void progress(trainer *t, cnn_progress *p) {
@@ -196,7 +213,9 @@ static int resume(trainer *t, const char *path, cnn_error *e) {
 }
 
 static int metrics_row(trainer *t, const cnn_progress *p, cnn_error *e) {
-    FILE *f = fopen(t->csv, "a");
+    /* Replaced only now, so a run that fails before its first epoch leaves the old file alone. */
+    FILE *f = fopen(t->csv, t->csv_fresh ? "w" : "a");
+    t->csv_fresh = 0;
     if (!f) return cnn_fail(e, CNN_ERR_RUNTIME, "%s: cannot write: %s", t->csv, strerror(errno));
     if (ftell(f) == 0)
         fprintf(f, "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,img_per_s,seconds\n");
@@ -335,13 +354,14 @@ int cnn_train(const cnn_config *cfg, cnn_train_opts *o, cnn_error *e) {
     if (!rc) rc = mkdir_p(cfg->output, e);
     int lock = -1;
     if (!rc && (lock = lock_run_dir(cfg->output, e)) < 0) rc = e->code;
+    if (!rc) remove_stale_temps(cfg->output);
     if (!rc && o && o->resume) rc = resume(&t, o->resume, e);
     if (!rc) rc = load_data(&t, e);
     if (!rc) {
         snprintf(t.path, sizeof t.path, "%s/model.cnn", cfg->output);
         snprintf(t.csv, sizeof t.csv, "%s/metrics.csv", cfg->output);
         if (o) snprintf(o->model_path, sizeof o->model_path, "%s", t.path);
-        if (!(o && o->resume)) remove(t.csv);
+        t.csv_fresh = !(o && o->resume);
         logf_(&t, "training %s: %d epochs of %lld steps (batch %d), %d threads, %s", cfg->name, cfg->train.epochs,
               (long long)(t.train.n / cfg->train.batch), cfg->train.batch, pool_size(t.m->g.pool), t.path);
         rc = run(&t, e);
