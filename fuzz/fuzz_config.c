@@ -1,5 +1,6 @@
 /* fuzz_config.c - libFuzzer harness for the YAML model reader: cnn_config_parse on the
- * bytes; when the config is valid, cnn_model_create, and for networks small enough to run
+ * bytes (when they start with "#!", the rest of that first line, a YAML comment, holds up
+ * to 8 --set overrides separated by ';'); when the config is valid, cnn_model_create, and for networks small enough to run
  * in a few milliseconds one training step (forward, backward) and one inference pass on
  * inputs derived from the fuzz data. A valid config promises a graph whose forward and
  * backward cannot fail on shapes (STYLE rule 8), so the sanitizers watch the kernels too.
@@ -62,11 +63,35 @@ static void fuzz_config_run(cnn_model *m, const uint8_t *data, size_t size) {
     free(probs);
 }
 
+/* The --set overrides of a first line "#!a.b=1;c=2": copies into buf, pointers into sets. */
+static int fuzz_config_sets(const uint8_t *data, size_t size, char *buf, size_t cap, const char **sets) {
+    if (size < 2 || data[0] != '#' || data[1] != '!') return 0;
+    size_t n = 0;
+    while (2 + n < size && n + 1 < cap && data[2 + n] != '\n') n++;
+    memcpy(buf, data + 2, n);
+    buf[n] = 0;
+    if (memchr(buf, 0, n)) return 0;
+    int k = 0;
+    for (char *p = buf; k < 8;) {
+        sets[k++] = p;
+        char *semi = strchr(p, ';');
+        if (!semi) break;
+        *semi = 0;
+        p = semi + 1;
+    }
+    return k;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cnn_config *cfg = NULL;
     cnn_error e = {0};
-    int rc = cnn_config_parse((const char *)data, size, "fuzz.yaml", NULL, 0, &cfg, &e);
-    fuzz_check("cnn_config_parse", rc, &e, FUZZ_CODE(CNN_ERR_RUNTIME) | FUZZ_CODE(CNN_ERR_CONFIG), "fuzz.yaml");
+    char setbuf[2048];
+    const char *sets[8] = {NULL};
+    int nsets = fuzz_config_sets(data, size, setbuf, sizeof setbuf, sets);
+    int rc = cnn_config_parse((const char *)data, size, "fuzz.yaml", sets, nsets, &cfg, &e);
+    /* An error about an override names it ("--set a.b=1: ...") instead of the file. */
+    fuzz_check("cnn_config_parse", rc, &e, FUZZ_CODE(CNN_ERR_RUNTIME) | FUZZ_CODE(CNN_ERR_CONFIG),
+               nsets && !strncmp(e.msg, "--set ", 6) ? NULL : "fuzz.yaml");
     if (rc) return 0;
     if (!cnn_config_output(cfg)) {
         fprintf(stderr, "fuzz: a valid config without a run directory\n");

@@ -3,10 +3,19 @@
  * picks the channels (odd: 3, even: 1), bytes 1 and 2 the output height and width (1..64);
  * the rest is the image file. The image is loaded twice into buffers pre-filled with
  * different bytes: a success must write every output byte, the same way both times.
+ * That check found stb_image reading palette entries a short BMP palette leaves
+ * uninitialised (tests/regress/image/, docs/robustness.md); while it is open, setting
+ * FUZZ_SKIP_BMP_PALETTE=1 limits paletted BMPs to the crash checks, so a run can look for
+ * other findings.
  *
  *   make fuzz-image FUZZ_SECONDS=600      (see mk/robust.mk, docs/robustness.md) */
 #include "fuzz_util.h"
 #include "data/dataset.h"
+
+/* A BMP of 1, 4 or 8 bits per pixel (biBitCount at byte 28). */
+static int fuzz_image_paletted_bmp(const uint8_t *f, size_t n) {
+    return n >= 30 && f[0] == 'B' && f[1] == 'M' && f[29] == 0 && f[28] <= 8;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 3) return 0;
@@ -21,7 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int rc = image_load(path, c, h, w, a, &e);
         fuzz_check("image_load", rc, &e, FUZZ_CODE(CNN_ERR_RUNTIME) | FUZZ_CODE(CNN_ERR_DATA), path);
         int rc2 = image_load(path, c, h, w, b, &e2);
-        if (rc2 != rc || (rc == 0 && memcmp(a, b, n) != 0) || (rc && strcmp(e.msg, e2.msg))) {
+        const char *skip = getenv("FUZZ_SKIP_BMP_PALETTE");
+        int lenient = skip && *skip == '1' && fuzz_image_paletted_bmp(data + 3, size - 3);
+        if (rc2 != rc || (rc == 0 && !lenient && memcmp(a, b, n) != 0) || (rc && strcmp(e.msg, e2.msg))) {
             fprintf(stderr, "fuzz: image_load: two loads of one file differ (status %d and %d)\n", rc, rc2);
             abort();
         }

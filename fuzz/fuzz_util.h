@@ -48,7 +48,7 @@ static void fuzz_cleanup_(void) {
 
 /* A directory of our own, in /dev/shm when there is one (no disk I/O per execution),
  * removed at exit. Aborts if none can be made: nothing could be tested. */
-static const char *fuzz_dir(void) {
+static inline const char *fuzz_dir(void) {
     if (fuzz_dir_[0]) return fuzz_dir_;
     const char *bases[3] = {"/dev/shm", getenv("TMPDIR"), "/tmp"};
     for (int i = 0; i < 3 && !fuzz_dir_[0]; i++) {
@@ -66,7 +66,7 @@ static const char *fuzz_dir(void) {
 
 /* Writes n bytes to NAME in the private directory; returns its path (a static buffer per
  * slot: 0..3). Aborts on a write error: the harness would test nothing. */
-static const char *fuzz_write(int slot, const char *name, const void *data, size_t n) {
+static inline const char *fuzz_write(int slot, const char *name, const void *data, size_t n) {
     static char paths[4][1024];
     char *p = paths[slot & 3];
     snprintf(p, sizeof paths[0], "%s/%s", fuzz_dir(), name);
@@ -89,7 +89,7 @@ static const char *fuzz_write(int slot, const char *name, const void *data, size
  * returns the same code it stores, one of the documented ones (`allowed` is a mask of
  * 1 << code), with a non-empty message that fits the buffer and, for config and data
  * errors, names the file (`name`, which may be NULL to skip that check). */
-static void fuzz_check(const char *what, int rc, const cnn_error *e, unsigned allowed, const char *name) {
+static inline void fuzz_check(const char *what, int rc, const cnn_error *e, unsigned allowed, const char *name) {
     if (rc == 0) return;
     const char *bad = NULL;
     size_t len = strnlen(e->msg, sizeof e->msg);

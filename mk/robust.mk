@@ -9,8 +9,8 @@
 #   make fuzz-replay           runs every harness once over its seeds and tests/regress/NAME/ (no fuzzing)
 #   make fuzz-minimize NAME=config INPUT=build-fuzz/artifacts/config/crash-...
 #                              minimises a finding into tests/regress/NAME/ (replayed by tests/test_regress.c)
-#   make test-sanitize         builds the tests and cnn with ASan + UBSan (build-san/) and runs the whole
-#                              suite against build-san/cnn; ./cnn is left alone
+#   make test-sanitize         make test SANITIZE=1 (ASan + UBSan build in build-san/, run against
+#                              build-san/cnn) with the sanitizer options the CI uses
 #   make fuzz-clean            removes build-fuzz/ and the grown corpora fuzz/corpus-NAME/
 #
 # Findings land in build-fuzz/artifacts/NAME/, logs in build-fuzz/fuzz_NAME.log, new corpus
@@ -81,7 +81,7 @@ fuzz-$(1): $(FUZZ_BUILD)/fuzz_$(1)
 	if [ $$$$rc -eq 0 ]; then echo "fuzz-$(1): $$$${runs:-?} executions in $$$${secs:-?} s, $$$$cov, $$$$corp new corpus files, no findings"; \
 	else echo "fuzz-$(1): FINDING (exit $$$$rc) after $$$${runs:-?} executions:"; \
 	    grep -E 'ERROR|SUMMARY|fuzz: |runtime error|Test unit written|Slowest unit|out-of-memory|timeout' $(FUZZ_BUILD)/fuzz_$(1).log | head -20; \
-	    [ "$(FUZZ_KEEP_GOING)" = 1 ]; fi
+	    [ "$$(FUZZ_KEEP_GOING)" = 1 ]; fi
 endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_RUN_template,$(n))))
 
@@ -93,6 +93,7 @@ fuzz: $(addprefix fuzz-,$(FUZZ_NAMES))
 	echo "fuzz: $(words $(FUZZ_NAMES)) harnesses, $(FUZZ_SECONDS) s each, no findings"
 
 fuzz-replay: fuzz-build
+	@mkdir -p $(addprefix $(FUZZ_BUILD)/artifacts/,$(FUZZ_NAMES))
 	@$(foreach n,$(FUZZ_NAMES),$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$(n) $(call FUZZ_FLAGS,$(n)) -runs=0 fuzz/corpus/$(n) \
 	    $(wildcard tests/regress/$(n)) > $(FUZZ_BUILD)/replay_$(n).log 2>&1 && echo "fuzz-replay: $(n) ok" || \
 	    { echo "fuzz-replay: $(n) fails, see $(FUZZ_BUILD)/replay_$(n).log"; exit 1; };)
@@ -100,7 +101,7 @@ fuzz-replay: fuzz-build
 fuzz-minimize:
 	@[ -n "$(NAME)" ] && [ -f "$(INPUT)" ] || { echo "usage: make fuzz-minimize NAME=config INPUT=FILE"; exit 2; }
 	$(MAKE) $(FUZZ_BUILD)/fuzz_$(NAME)
-	@mkdir -p tests/regress/$(NAME)
+	@mkdir -p tests/regress/$(NAME) $(FUZZ_BUILD)/artifacts/$(NAME)
 	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$(NAME) $(call FUZZ_FLAGS,$(NAME)) -minimize_crash=1 -max_total_time=120 \
 	    -exact_artifact_path=tests/regress/$(NAME)/$(notdir $(INPUT)) $(INPUT)
 
@@ -108,14 +109,11 @@ fuzz-clean:
 	rm -rf $(FUZZ_BUILD) $(addprefix fuzz/corpus-,$(FUZZ_NAMES))
 
 # The whole suite with AddressSanitizer + UndefinedBehaviorSanitizer: the Makefile's
-# SANITIZE=1 build (build-san/), run against build-san/cnn rather than ./cnn, which a
-# SANITIZE=1 `make cnn` would overwrite with the sanitized binary.
-SAN_TESTS = $(patsubst tests/%.c,build-san/tests/%,$(sort $(wildcard tests/test_*.c)))
-SAN_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+# SANITIZE=1 build (build-san/), whose test target runs build-san/cnn; leaks are errors.
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test-sanitize:
-	$(MAKE) SANITIZE=1 build-san/cnn $(SAN_TESTS)
-	@CNN=build-san/cnn $(SAN_ENV) sh tests/run.sh $(SAN_TESTS)
+	$(SAN_ENV) $(MAKE) test SANITIZE=1
 
 .PHONY: fuzz fuzz-build fuzz-replay fuzz-minimize fuzz-clean test-sanitize $(addprefix fuzz-,$(FUZZ_NAMES))
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
