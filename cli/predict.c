@@ -138,6 +138,10 @@ static void add_dir(pred *p, const char *dir) {
         n++;
     }
     closedir(d);
+    if (n == 0) { /* a script must be able to tell this from success */
+        fprintf(stderr, "cnn: %s: no images (.png, .jpg, .jpeg, .bmp, .gif) in this directory\n", dir);
+        p->bad = 1;
+    }
     qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         add_path(p, names[i]);

@@ -62,6 +62,11 @@ static size_t gemm_ws(const geo *g) {
 static int conv_infer(node *n, cnn_error *e) {
     const conv_p *p = n->p;
     if (!p->filters) return node_fail(n, e, "'filters' is required");
+    /* Weight sizes in 64 bits before any int arithmetic on them (conv_geo uses int). */
+    int64_t kg = (int64_t)(n->ins[0].c / p->groups) * p->kernel[0] * p->kernel[1];
+    if (kg > CNN_MAX_TENSOR || kg * p->filters > CNN_MAX_TENSOR)
+        return node_fail(n, e, "%d filters of %lld weights exceed the tensor limit of %lld", p->filters,
+                         (long long)kg, (long long)CNN_MAX_TENSOR);
     geo g = conv_geo(n);
     if (g.C % g.G || g.OC % g.G)
         return node_fail(n, e, "groups %d must divide both the input channels (%d) and filters (%d)", g.G, g.C, g.OC);

@@ -317,8 +317,9 @@ static int run(trainer *t, cnn_error *e) {
                 cnn_eval_free(&r);
                 if ((rc = graph_reserve(g, B, 1, e))) goto done;
             }
-            if ((rc = metrics_row(t, &p, e))) goto done;
+            /* the row only after its checkpoint exists, so the two never disagree */
             if ((rc = save(t, e))) goto done;
+            if ((rc = metrics_row(t, &p, e))) goto done;
             progress(t, &p);
             loss_sum = 0;
             correct = seen = ep_seen = 0;
