@@ -92,7 +92,7 @@ void cpu_model_name(char *buf, int n) {
     char brand[49] = {0};
 #if defined(__x86_64__) || defined(__i386__)
     unsigned r[4];
-    if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) { /* int in clang's cpuid.h */
         for (unsigned i = 0; i < 3; i++) {
             __cpuid(0x80000002u + i, r[0], r[1], r[2], r[3]);
             memcpy(brand + 16 * i, r, 16);
