@@ -240,6 +240,8 @@ int cnn_model_load(const char *path, cnn_model **out, cnn_error *e) {
     cnn_config *cfg = NULL;
     rc = cnn_config_parse(c.config ? c.config : "", c.config ? strlen(c.config) : 0, name, sets, ns, &cfg, e);
     free(meta);
+    /* A --set recorded in the checkpoint is reported as "--set ...": say which file it is in. */
+    if (rc && e && strncmp(e->msg, name, strlen(name))) cnn_error_prefix(e, path);
     cnn_model *m = NULL;
     if (!rc) rc = cnn_model_create(cfg, &m, e);
     cnn_config_free(cfg);
