@@ -24,7 +24,7 @@ int main(void) {
         pool *p = pool_create(nth);
         CHECK(p && pool_size(p) == nth);
         int wrong = 0;
-        for (int rep = 0; rep < 3000; rep++) {
+        for (int rep = 0; rep < 20000; rep++) {
             int64_t n = 1 + (rep * 7919) % 97;
             job j;
             j.n = n;

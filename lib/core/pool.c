@@ -119,7 +119,12 @@ void pool_chunks(pool *p, int64_t nchunks, chunk_fn fn, void *arg) {
         for (int64_t c = 0; c < nchunks; c++) fn(arg, c, 0);
         return;
     }
-    unsigned gen = gen_of(atomic_load_explicit(&p->claim, memory_order_relaxed)) + 1;
+    unsigned gen = gen_of(atomic_load_explicit(&p->claim, memory_order_relaxed)) + 2;
+    /* Close the previous job first: a worker that loaded its claim word before nchunks
+     * changes below would otherwise compare an old index with the new count and claim a
+     * chunk that the new job also hands out. Its compare-and-swap now fails, and a worker
+     * that wakes on this intermediate generation finds no chunk to take. */
+    atomic_store(&p->claim, ((unsigned long long)(gen - 1) << 32) | 0xffffffffu);
     p->fn = fn;
     p->arg = arg;
     p->nchunks = (unsigned)nchunks;
