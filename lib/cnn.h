@@ -28,7 +28,9 @@ enum cnn_status {
 #define CNN_MAX_YAML_NODES 100000            /* scalars, mappings and sequences in one file */
 #define CNN_MAX_LAYERS 1024
 #define CNN_MAX_TENSOR ((int64_t)1 << 28)    /* elements in one weight or per-sample activation */
+#define CNN_MAX_PARAMS ((int64_t)1 << 28)    /* trained values in a network (1 GiB as float) */
 #define CNN_MAX_IMAGE_SIDE 16384             /* pixels, width or height of a decoded image */
+#define CNN_MAX_IMAGE_PIXELS ((int64_t)1 << 26) /* width x height of a decoded image (8192 x 8192) */
 #define CNN_MAX_CLASSES 10000
 #define CNN_MAX_BATCH 65536
 

@@ -222,6 +222,7 @@ printf -- '---\nlayers: [relu]\n---\nlayers: [relu]\n' > $Y/two-docs.yaml
 printf 'input: {channels: 1, height: 8, width: 8}\n? [a, b]\n: 1\nlayers: [relu]\n' > $Y/complex-key.yaml
 printf -- '- a\n- b\n' > $Y/not-a-map.yaml
 printf '%s\n"bad\\nkey\\033[31m": 1\n' "$ok_layers" > $Y/ctrl-key.yaml
+printf '%s\ndata: {classes: [a, "b\\tc"]}\n' "$ok_layers" > $Y/ctrl-class.yaml
 # nesting: 31 brackets under a key is depth 32 (the limit, parsed; then an unknown key),
 # 32 is depth 33 (refused); 40 as the issue says
 nest() { i=0; while [ $i -lt "$1" ]; do printf '['; i=$((i + 1)); done; printf 1; i=0; while [ $i -lt "$1" ]; do printf ']'; i=$((i + 1)); done; }
@@ -280,6 +281,11 @@ png $I/big-2048.png 2048 2048 8 2
 png $I/side-16384.png 16384 1 8 0
 png $I/tall-16384.png 1 16384 8 0
 png $I/side-16385.png 16385 1 8 0
+# CNN_MAX_IMAGE_PIXELS (2^26): 8192 x 8192 decodes, one more row does not
+png $I/pixels-max.png 8192 8192 8 0
+png $I/pixels-over.png 8192 8193 8 0
+# decompression bombs below the side limit: too little data for the size claimed
+png $I/bomb.png 16000 4000 8 0 0 "" 64
 png $I/claims-100000.png 100000 100000 8 0 0 "" 64
 png $I/claims-2g.png 2147483647 1 8 0 0 "" 64
 png $I/bad-depth.png 8 8 7 0
@@ -299,11 +305,18 @@ gif1 > $I/one.gif
 gif1 anim > $I/animated.gif
 { printf 'GIF89a'; le16 65535; le16 65535; u8 0 0 0; printf ';'; } > $I/claims-65535.gif
 head -c 20 $I/animated.gif > $I/truncated.gif
+head -c 32 $I/animated.gif > $I/truncated-frame.gif
+# 95 bytes claiming 12545 x 4097 (found by fuzz_image: 13 s and 1.3 GB to decode)
+{ printf 'GIF89a'; le16 12545; le16 4097; u8 0 0 0; printf ','; le16 0; le16 0; le16 12545; le16 4097; u8 0 2
+  u8 60; zeros 60; u8 0; printf ';'; } > $I/bomb.gif
 bmp 8 8 > $I/ok.bmp
 bmp 16384 1 > $I/side-16384.bmp
 bmp 16385 1 > $I/side-16385.bmp
 { bmp_header 100000 100000; zeros 64; } > $I/claims-100000.bmp
 head -c 100 $I/ok.bmp > $I/truncated.bmp
+bmp 7 7 > $I/work-7.bmp   # rows of 21 bytes padded to 24: some writers drop the last row's padding
+head -c $(( $(size $I/work-7.bmp) - 3 )) $I/work-7.bmp > $I/short-row.bmp
+rm $I/work-7.bmp
 : > $I/empty.png
 printf 'this is not a picture\n' > $I/text.png
 head -c 2000 /dev/urandom > $I/garbage.png
@@ -354,6 +367,10 @@ printf '../good/folder/a/0.png,5\n' > $C/label-5.csv
 printf '../good/folder/a/0.png,0,extra\n' > $C/three-fields.csv
 printf ',0\n' > $C/empty-path.csv
 printf '"../good/folder/a/0.png","x\ty"\n../good/folder/b/0.png,"new\nline"\n' > $C/ctrl-label.csv
+mkdir -p "$C/ctrl-folder/a" "$C/ctrl-folder/new
+line"
+cp good/folder/a/0.png $C/ctrl-folder/a/; cp good/folder/a/0.png "$C/ctrl-folder/new
+line/"
 printf '../good/folder/a/0.png,\n' > $C/empty-label.csv
 printf '../good/folder/a/0.png,0\nmissing.png,1\n' > $C/missing-image.csv
 printf '../img/text.png,0\n' > $C/bad-image.csv

@@ -631,6 +631,7 @@ static void test_csv(void) {
     make_png(P("l/img/a.png"), 10);
     make_png(P("l/img/b,c.png"), 20);
     make_png(P("l/img/\"q\".png"), 30);
+    make_png(P("l/img/a\n.png"), 40);
     write_text(P("l/list.csv"), "\xef\xbb\xbfpath,label\r\nimg/a.png,1\r\n\r\n\"img/b,c.png\",0\n   \n\"img/\"\"q\"\".png\" , 2 \n");
     dataset d = {0};
     cnn_error e = {0};
@@ -672,9 +673,13 @@ static void test_csv(void) {
     CHECK(data_load_csv(P("l/empty.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("l/empty.csv"), "no images"), "%s", e.msg);
     write_text(P("l/emptylabel.csv"), "img/a.png,\n");
     CHECK(data_load_csv(P("l/emptylabel.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA && msg_ok(&e, P("l/emptylabel.csv"), "empty label"), "%s", e.msg);
-    write_text(P("l/multiline.csv"), "img/a.png,\"two\nlines\"\r\nimg/a.png,cat\nimg/zzz.png,dog\n");
+    /* a quoted line break counts as a line; as a class name it is refused (predict prints one line per image) */
+    write_text(P("l/multiline.csv"), "\"img/a\n.png\",two\r\nimg/a.png,cat\nimg/zzz.png,dog\n");
     CHECK(data_load_csv(P("l/multiline.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA &&
           msg_ok(&e, P("l/multiline.csv"), "multiline.csv:4: img/zzz.png: No such file"), "%s", e.msg);
+    write_text(P("l/ctrl.csv"), "img/a.png,\"two\nlines\"\r\nimg/a.png,cat\n");
+    CHECK(data_load_csv(P("l/ctrl.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA &&
+          msg_ok(&e, P("l/ctrl.csv"), "ctrl.csv:1:11: label 'two' is followed by a control character (byte 10)"), "%s", e.msg);
     write_text(P("l/afterquote.csv"), "img/a.png,\"cat\"x\n");
     CHECK(data_load_csv(P("l/afterquote.csv"), 1, 4, 4, &d, &e) == CNN_ERR_DATA &&
           msg_ok(&e, P("l/afterquote.csv"), "afterquote.csv:1:16: unexpected 'x'"), "%s", e.msg);

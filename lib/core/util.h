@@ -32,6 +32,14 @@ static inline void *aligned_alloc64(size_t bytes) {
     return p;
 }
 
+/* The first control character (below 0x20, or DEL) of s, or NULL. Class names must have
+ * none: predict prints them in tab-separated lines. */
+static inline const char *str_ctrl(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return s;
+    return NULL;
+}
+
 /* strdup that is C11-clean; NULL in gives NULL out. */
 char *str_dup(const char *s);
 /* Reads a whole file into a NUL-terminated buffer of at most max bytes. Returns 0, or

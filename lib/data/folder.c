@@ -83,6 +83,13 @@ int data_load_folder(const char *dir, int c, int h, int w, dataset *d, cnn_error
             free(sub);
             break;
         }
+        const char *ctrl = str_ctrl(top.v[i]);
+        if (ctrl) {
+            rc = cnn_fail(e, CNN_ERR_DATA, "%s: class directory '%.*s' is followed by a control character (byte %d); "
+                          "class names are printed one per field", dir, (int)(ctrl - top.v[i]), top.v[i], *ctrl);
+            free(sub);
+            break;
+        }
         if (classes.n >= CNN_MAX_CLASSES) {
             free(sub);
             rc = cnn_fail(e, CNN_ERR_DATA, "%s: more than %d class directories (CNN_MAX_CLASSES)", dir, CNN_MAX_CLASSES);

@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The largest image file read: an uncompressed 4-channel BMP of the largest side allowed,
+/* The largest image file read: an uncompressed 4-channel BMP of the most pixels allowed,
  * plus room for its headers. Kept below INT_MAX, which is what stb_image takes. */
-#define IMAGE_MAX_FILE_BYTES (((size_t)CNN_MAX_IMAGE_SIDE * CNN_MAX_IMAGE_SIDE * 4) + ((size_t)1 << 20))
+#define IMAGE_MAX_FILE_BYTES (((size_t)CNN_MAX_IMAGE_PIXELS * 4) + ((size_t)1 << 20))
 
 /* Reads a whole regular file; the buffer is sized from fstat, never from the content.
  * Opened non-blocking so that a FIFO among the images is refused instead of waited on. */
@@ -31,7 +31,7 @@ static int read_image_file(const char *path, const char *shown, unsigned char **
     else if (S_ISDIR(st.st_mode)) bad = "is a directory, not an image file";
     else if (!S_ISREG(st.st_mode)) bad = "not a regular file";
     else if (st.st_size == 0) bad = "empty file, not an image";
-    else if ((uint64_t)st.st_size > IMAGE_MAX_FILE_BYTES) bad = "file larger than any image allowed (CNN_MAX_IMAGE_SIDE)";
+    else if ((uint64_t)st.st_size > IMAGE_MAX_FILE_BYTES) bad = "file larger than any image allowed (CNN_MAX_IMAGE_PIXELS)";
     if (bad) { close(fd); return cnn_fail(e, CNN_ERR_DATA, "%s: %s", shown, bad); }
     size_t n = (size_t)st.st_size, got = 0;
     unsigned char *buf = malloc(n);
@@ -120,6 +120,13 @@ int image_load_shown(const char *path, const char *shown, int c, int h, int w, u
         free(file);
         return cnn_fail(e, CNN_ERR_DATA, "%s: image of %d x %d pixels is outside 1..%d on a side (CNN_MAX_IMAGE_SIDE)",
                         shown, iw, ih, CNN_MAX_IMAGE_SIDE);
+    }
+    /* A few bytes may claim a huge image (a GIF of 95 bytes, 12545 x 4097): decoding it
+     * would cost gigabytes. */
+    if ((int64_t)iw * ih > CNN_MAX_IMAGE_PIXELS) {
+        free(file);
+        return cnn_fail(e, CNN_ERR_DATA, "%s: image of %d x %d pixels has more than %lld pixels (CNN_MAX_IMAGE_PIXELS)",
+                        shown, iw, ih, (long long)CNN_MAX_IMAGE_PIXELS);
     }
     unsigned char *px = stbu_load(file, len, &iw, &ih, &comp);
     free(file);

@@ -11,7 +11,13 @@
  *    using a Huffman or quantisation table never defined (its lookup would index out of
  *    bounds), a second frame or a scan before the frame;
  *  - PNG: a chunk claiming more bytes than the file holds (stb grows its buffer to the
- *    claimed size before reading), an empty first IDAT, an unknown critical chunk. */
+ *    claimed size before reading), an empty first IDAT, an unknown critical chunk, and
+ *    image data too short to inflate to the size in IHDR (deflate expands at most 1032:1);
+ *  - BMP and GIF, which stb decodes from zeros past the end of a truncated file: a BMP
+ *    shorter than its rows, a GIF whose first image ends outside the file or whose LZW
+ *    data cannot fill its size (at most 4096 pixels per 12-bit code).
+ * stb reads a BMP's palette entries beyond the ones the file defines from an array it never
+ * initialised: this unit is built with -ftrivial-auto-var-init=zero, so they read as black. */
 #include "../cnn.h"
 #include "stb_unit.h"
 #include <limits.h>
@@ -146,17 +152,27 @@ static int jpeg_prescan(const unsigned char *b, size_t n, size_t p) {
 
 /* Every PNG chunk must lie inside the file. An empty IDAT before any image data is
  * refused too: no encoder writes one, and stb would memcpy to its still-NULL buffer. */
+static uint32_t be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
 static int png_prescan(const unsigned char *b, size_t n) {
     size_t p = 8;
     int data = 0;
+    uint64_t raw = 0, idat = 0; /* least inflated bytes IHDR implies; IDAT bytes seen */
     while (p + 8 <= n) {
-        uint32_t len = (uint32_t)b[p] << 24 | (uint32_t)b[p + 1] << 16 | (uint32_t)b[p + 2] << 8 | b[p + 3];
+        uint32_t len = be32(b + p);
         if (len > 0x7fffffffu || len + (size_t)12 > n - p) return stbi__err("truncated", "Corrupt PNG: chunk past the end of the file");
-        if (!memcmp(b + p + 4, "IEND", 4)) return 1;
         const unsigned char *t = b + p + 4;
+        if (!memcmp(t, "IEND", 4)) break;
+        if (!memcmp(t, "IHDR", 4) && len >= 13 && !raw) {
+            static const int chans[7] = {1, 0, 3, 1, 2, 0, 4};
+            uint32_t w = be32(t + 4), h = be32(t + 8), depth = t[12], ct = t[13];
+            if (w <= CNN_MAX_IMAGE_SIDE && h <= CNN_MAX_IMAGE_SIDE && depth <= 16 && ct <= 6)
+                raw = (uint64_t)h * (((uint64_t)w * depth * chans[ct] + 7) / 8);
+        }
         if (!memcmp(t, "IDAT", 4)) {
             if (!len && !data) return stbi__err("empty IDAT", "Corrupt PNG");
             data = 1;
+            idat += len;
         }
         /* stb reports an unknown critical chunk by writing its name into a static buffer,
          * a data race between threads: refuse it here with a constant message. */
@@ -164,7 +180,69 @@ static int png_prescan(const unsigned char *b, size_t n) {
             return stbi__err("unknown critical PNG chunk", "PNG not supported: unknown PNG chunk type");
         p += 12 + (size_t)len;
     }
+    if (data && idat * 1032 + 64 < raw) return stbi__err("too little data", "Corrupt PNG: too little image data for its size");
     return 1;
+}
+
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+
+/* An uncompressed BMP needs its rows inside the file (the last row's padding may be
+ * missing: some writers leave it out). Compressed and odd variants are left to stb. */
+static int bmp_prescan(const unsigned char *b, size_t n) {
+    if (n < 30) return 1;
+    uint32_t off = le32(b + 10), hsz = le32(b + 14), compress = 0, bpp;
+    int64_t w, h;
+    if (hsz == 12) {
+        w = le16(b + 18); h = le16(b + 20); bpp = le16(b + 24);
+    } else {
+        if (n < 34) return 1;
+        w = (int32_t)le32(b + 18); h = (int32_t)le32(b + 22); bpp = le16(b + 28); compress = le32(b + 30);
+    }
+    if (h < 0) h = -h;
+    if (w < 1 || h < 1 || w > CNN_MAX_IMAGE_SIDE || h > CNN_MAX_IMAGE_SIDE) return 1; /* refused elsewhere */
+    if ((compress != 0 && compress != 3) || !(bpp == 1 || bpp == 4 || bpp == 8 || bpp == 16 || bpp == 24 || bpp == 32))
+        return 1;
+    uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4, need = (uint64_t)off + (uint64_t)(h - 1) * row + ((uint64_t)w * bpp + 7) / 8;
+    if (need > n) return stbi__err("truncated", "Corrupt BMP: the file ends before its last row");
+    return 1;
+}
+
+/* Walks a GIF's blocks up to the end of its first image, the only one stb decodes. */
+static int gif_prescan(const unsigned char *b, size_t n) {
+    static const char *trunc = "Corrupt GIF: the file ends inside its first image";
+    if (n < 13) return stbi__err("truncated", trunc);
+    uint64_t screen = (uint64_t)le16(b + 6) * le16(b + 8);
+    size_t p = 13 + (b[10] & 0x80 ? 3 * ((size_t)2 << (b[10] & 7)) : 0);
+    for (;;) {
+        if (p >= n) return stbi__err("truncated", trunc);
+        int kind = b[p];
+        uint64_t frame = 0;
+        if (kind == 0x21) { /* extension: label, then sub-blocks */
+            p += 2;
+        } else if (kind == 0x2c) { /* image: descriptor, local palette, LZW code size, sub-blocks */
+            if (p + 10 > n) return stbi__err("truncated", trunc);
+            frame = (uint64_t)le16(b + p + 5) * le16(b + p + 7);
+            p += 10 + (b[p + 9] & 0x80 ? 3 * ((size_t)2 << (b[p + 9] & 7)) : 0) + 1;
+        } else {
+            return 1; /* the trailer or junk: stb reports it */
+        }
+        uint64_t bytes = 0;
+        for (;;) {
+            if (p >= n) return stbi__err("truncated", trunc);
+            if (!b[p]) { p++; break; }
+            bytes += b[p];
+            p += 1 + (size_t)b[p];
+        }
+        if (kind == 0x2c) {
+            /* no LZW code stands for more than 4096 pixels and none is shorter than 12 bits
+             * once the table is that full: a small file cannot honestly claim a huge image */
+            uint64_t most = bytes * 8 / 12 * 4096 + 4096;
+            if (frame > most || (screen > ((uint64_t)1 << 20) && screen > most))
+                return stbi__err("too little data", "Corrupt GIF: too little image data for its size");
+            return 1;
+        }
+    }
 }
 
 static int prescan(const unsigned char *b, size_t n) {
@@ -173,32 +251,64 @@ static int prescan(const unsigned char *b, size_t n) {
     while (p < n && b[p] == 0xff) p++;
     if (p > 0 && p < n && b[p] == 0xd8) return jpeg_prescan(b, n, p + 1);
     if (n >= 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8)) return png_prescan(b, n);
+    if (n >= 6 && (!memcmp(b, "GIF87a", 6) || !memcmp(b, "GIF89a", 6))) return gif_prescan(b, n);
+    if (n >= 2 && b[0] == 'B' && b[1] == 'M') return bmp_prescan(b, n);
     return 1;
 }
 
 /* ---- wrappers ---- */
 
-int stbu_info(const unsigned char *buf, size_t len, int *w, int *h, int *comp) {
-    stbi__g_failure_reason = NULL; /* some failures set no reason: never show a stale one */
-    if (len > INT_MAX) { stbi__err("too large", "file too large"); return 0; }
+/* The format of a buffer by stb's own signature tests, run in stb's order. A test that
+ * fails may leave a reason ("bad png sig"); it is cleared, so a later decoder that fails
+ * without one never shows another format's (a truncated JPEG once read "bad png sig"). */
+enum { F_NONE, F_PNG, F_JPEG, F_GIF, F_BMP };
+static int format_of(stbi__context *s) {
+    int f = stbi__png_test(s) ? F_PNG : stbi__bmp_test(s) ? F_BMP : stbi__gif_test(s) ? F_GIF
+          : stbi__jpeg_test(s) ? F_JPEG : F_NONE;
+    stbi__g_failure_reason = NULL;
+    return f;
+}
+
+static int start(stbi__context *s, const unsigned char *buf, size_t len) {
+    stbi__g_failure_reason = NULL;
+    if (len > INT_MAX) return stbi__err("too large", "file too large");
     if (!prescan(buf, len)) return 0;
-    /* A format recognised by its signature keeps its own failure reason ("too large",
-     * "bad IHDR len", ...): stbi_info would go on to try the other formats and leave
-     * "unknown image type" instead. */
+    stbi__start_mem(s, buf, (int)len);
+    return 1;
+}
+
+/* A format recognised by its signature keeps its own failure reason ("too large", "bad
+ * IHDR len", ...): stbi_info would go on to try the other formats and leave "unknown image
+ * type" instead. */
+int stbu_info(const unsigned char *buf, size_t len, int *w, int *h, int *comp) {
     stbi__context s;
-    stbi__start_mem(&s, buf, (int)len);
-    if (stbi__png_test(&s)) return stbi__png_info(&s, w, h, comp);
-    if (stbi__jpeg_test(&s)) return stbi__jpeg_info(&s, w, h, comp);
-    if (stbi__gif_test(&s)) return stbi__gif_info(&s, w, h, comp);
-    if (stbi__bmp_test(&s)) return stbi__bmp_info(&s, w, h, comp);
-    return stbi_info_from_memory(buf, (int)len, w, h, comp);
+    if (!start(&s, buf, len)) return 0;
+    switch (format_of(&s)) {
+    case F_PNG: return stbi__png_info(&s, w, h, comp);
+    case F_JPEG: return stbi__jpeg_info(&s, w, h, comp);
+    case F_GIF: return stbi__gif_info(&s, w, h, comp);
+    case F_BMP: return stbi__bmp_info(&s, w, h, comp);
+    default: return stbi__err("unknown image type", "Image not of any known type, or corrupt");
+    }
 }
 
 unsigned char *stbu_load(const unsigned char *buf, size_t len, int *w, int *h, int *comp) {
-    stbi__g_failure_reason = NULL;
-    if (len > INT_MAX) { stbi__err("too large", "file too large"); return NULL; }
-    if (!prescan(buf, len)) return NULL;
-    return stbi_load_from_memory(buf, (int)len, w, h, comp, 0);
+    stbi__context s;
+    if (!start(&s, buf, len)) return NULL;
+    stbi__result_info ri;
+    memset(&ri, 0, sizeof ri);
+    ri.bits_per_channel = 8;
+    ri.channel_order = STBI_ORDER_RGB;
+    void *px;
+    switch (format_of(&s)) {
+    case F_PNG: px = stbi__png_load(&s, w, h, comp, 0, &ri); break;
+    case F_JPEG: px = stbi__jpeg_load(&s, w, h, comp, 0, &ri); break;
+    case F_GIF: px = stbi__gif_load(&s, w, h, comp, 0, &ri); break;
+    case F_BMP: px = stbi__bmp_load(&s, w, h, comp, 0, &ri); break;
+    default: return stbi__errpuc("unknown image type", "Image not of any known type, or corrupt");
+    }
+    if (px && ri.bits_per_channel == 16) px = stbi__convert_16_to_8(px, *w, *h, *comp);
+    return px;
 }
 
 void stbu_free(void *p) { stbi_image_free(p); }

@@ -286,7 +286,7 @@ static int read_sections(cnn_config *c, cnn_error *e) {
     if (check_data(c, e)) return e->code;
     /* Build the network once so shape errors surface here, with their lines. */
     graph g;
-    if (graph_build(&g, c->layers, c->name, (shape){c->in.channels, c->in.height, c->in.width}, e)) return e->code;
+    if (graph_plan(&g, c->layers, c->name, (shape){c->in.channels, c->in.height, c->in.width}, e)) return e->code;
     int64_t outputs = shape_size(graph_out_shape(&g));
     node *last = &g.nodes[g.nn - 1];
     int line = last->line, col = last->col;

@@ -72,6 +72,7 @@ static int owner(const graph *g, int i, int eval) {
 
 int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
     if (!g->pool && graph_set_threads(g, 0, e)) return e ? e->code : CNN_ERR_RUNTIME;
+    if (training && graph_alloc_grads(g, e)) return e ? e->code : CNN_ERR_RUNTIME;
     if (batch <= g->cap && (!training || g->training_cap) && (training || g->eval_plan)) return 0;
     int eval = !training;
     for (int i = 1; eval && i < g->nn; i++)

@@ -252,7 +252,7 @@ void graph_unfuse(graph *g) {
     g->cap = 0;
 }
 
-int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *e) {
+int graph_plan(graph *g, ynode *layers, const char *file, shape in, cnn_error *e) {
     memset(g, 0, sizeof *g);
     g->file = file;
     if (!layers || layers->kind != Y_SEQ || layers->n == 0)
@@ -287,31 +287,56 @@ int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *
             int64_t *acc = t->kind == T_PARAM ? &np : &nb;
             t->off = (size_t)*acc;
             *acc += (t->count + 15) & ~(int64_t)15;
-            if (*acc > ((int64_t)1 << 31)) {
+            if (*acc > CNN_MAX_PARAMS) {
+                node *n = &g->nodes[k];
+                int code = cnn_fail(e, CNN_ERR_CONFIG, "%s:%d:%d: layer '%s' takes the network past the limit of %lld "
+                                    "%s (CNN_MAX_PARAMS)", file, n->line, n->col, n->name, (long long)CNN_MAX_PARAMS,
+                                    t->kind == T_PARAM ? "parameters" : "buffer values");
                 graph_free(g);
-                return cnn_fail(e, CNN_ERR_CONFIG, "%s: the network has more than 2^31 parameters", file);
+                return code;
             }
         }
     g->nparams = np;
     g->nbufs = nb;
-    g->params = aligned_alloc64((size_t)np * sizeof(float));
-    g->grads = aligned_alloc64((size_t)np * sizeof(float));
-    g->bufs = aligned_alloc64((size_t)nb * sizeof(float));
-    if (!g->params || !g->grads || !g->bufs) {
-        graph_free(g);
-        return cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory for %lld parameters", file, (long long)np);
-    }
-    memset(g->params, 0, (size_t)np * sizeof(float));
-    memset(g->grads, 0, (size_t)np * sizeof(float));
-    memset(g->bufs, 0, (size_t)nb * sizeof(float));
+    g->simd = simd_detect();
+    return 0;
+}
+
+int graph_alloc(graph *g, cnn_error *e) {
+    g->params = aligned_alloc64((size_t)g->nparams * sizeof(float));
+    g->bufs = aligned_alloc64((size_t)g->nbufs * sizeof(float));
+    if (!g->params || !g->bufs)
+        return cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory for %lld parameters", g->file, (long long)g->nparams);
+    memset(g->params, 0, (size_t)g->nparams * sizeof(float));
+    memset(g->bufs, 0, (size_t)g->nbufs * sizeof(float));
     for (int k = 1; k < g->nn; k++)
         for (int i = 0; i < g->nodes[k].nt; i++) {
             tensor *t = &g->nodes[k].t[i];
             t->data = (t->kind == T_PARAM ? g->params : g->bufs) + t->off;
+        }
+    return 0;
+}
+
+int graph_alloc_grads(graph *g, cnn_error *e) {
+    if (g->grads) return 0;
+    g->grads = aligned_alloc64((size_t)g->nparams * sizeof(float));
+    if (!g->grads)
+        return cnn_fail(e, CNN_ERR_RUNTIME, "%s: out of memory for the gradients of %lld parameters", g->file,
+                        (long long)g->nparams);
+    memset(g->grads, 0, (size_t)g->nparams * sizeof(float));
+    for (int k = 1; k < g->nn; k++)
+        for (int i = 0; i < g->nodes[k].nt; i++) {
+            tensor *t = &g->nodes[k].t[i];
             t->grad = t->kind == T_PARAM ? g->grads + t->off : NULL;
         }
-    g->simd = simd_detect();
     return 0;
+}
+
+int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *e) {
+    int rc = graph_plan(g, layers, file, in, e);
+    if (!rc && (rc = graph_alloc(g, e)) == 0) rc = graph_alloc_grads(g, e);
+    if (rc && g->nodes) graph_free(g);
+    return rc;
 }
 
 void graph_init(graph *g, uint64_t seed) {

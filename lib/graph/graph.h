@@ -28,8 +28,15 @@ typedef struct graph {
     uint64_t version;       /* bumped whenever parameters or batchnorm statistics change */
 } graph;
 
-/* Builds nodes from the `layers:` list for an input of shape `in`, checking names, inputs
- * and shapes; allocates the parameter blocks (not yet initialised). */
+/* Builds nodes from the `layers:` list for an input of shape `in`, checking names, inputs,
+ * shapes and the parameter limit, and lays out the parameter blocks without allocating
+ * anything for them: checking a config or a checkpoint's tensors costs no memory. */
+int graph_plan(graph *g, ynode *layers, const char *file, shape in, cnn_error *e);
+/* Allocates the parameter and buffer blocks (zeroed) of a planned graph. */
+int graph_alloc(graph *g, cnn_error *e);
+/* Allocates the gradient block; graph_reserve does it for training. */
+int graph_alloc_grads(graph *g, cnn_error *e);
+/* graph_plan + graph_alloc + graph_alloc_grads. */
 int graph_build(graph *g, ynode *layers, const char *file, shape in, cnn_error *e);
 void graph_free(graph *g);
 /* Undoes the relu fusion graph_build does (tests compare both); call before graph_reserve. */

@@ -1,6 +1,7 @@
 /* keys.c - the schema reader behind every config section and layer. */
 #include "keys.h"
 #include "../core/err.h"
+#include "../core/util.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -189,14 +190,21 @@ int keys_read_one(const keyspec *k, void *obj, ynode *v, const char *file, cnn_e
         return 0;
     case K_STRS: {
         strlist *l = (strlist *)f;
-        if (v->kind == Y_SCALAR) { l->n = 1; l->one = v->str; l->seq = NULL; return 0; }
-        if (v->kind != Y_SEQ)
+        if (v->kind != Y_SCALAR && v->kind != Y_SEQ)
             return cnn_fail(e, CNN_ERR_CONFIG, "%s:%d:%d: '%s' must be a string or a list of strings", file, v->line,
                             v->col, k->key);
-        for (int i = 0; i < v->n; i++)
-            if (v->vals[i]->kind != Y_SCALAR)
-                return cnn_fail(e, CNN_ERR_CONFIG, "%s:%d:%d: items of '%s' must be strings", file,
-                                v->vals[i]->line, v->vals[i]->col, k->key);
+        /* class names and paths end up in one-line messages and tab-separated output */
+        for (int i = 0; i < (v->kind == Y_SEQ ? v->n : 1); i++) {
+            const ynode *s = v->kind == Y_SEQ ? v->vals[i] : v;
+            if (s->kind != Y_SCALAR)
+                return cnn_fail(e, CNN_ERR_CONFIG, "%s:%d:%d: items of '%s' must be strings", file, s->line, s->col,
+                                k->key);
+            const char *c = str_ctrl(s->str);
+            if (c)
+                return cnn_fail(e, CNN_ERR_CONFIG, "%s:%d:%d: '%s' has a control character (byte %d) after '%.*s'", file,
+                                s->line, s->col, k->key, *c, (int)(c - s->str), s->str);
+        }
+        if (v->kind == Y_SCALAR) { l->n = 1; l->one = v->str; l->seq = NULL; return 0; }
         l->n = v->n; l->seq = v; l->one = NULL;
         return 0;
     }

@@ -40,15 +40,15 @@ int model_set_classes(cnn_model *m, char *const *names, int n, cnn_error *e) {
     return 0;
 }
 
-int cnn_model_create(const cnn_config *cfg, cnn_model **out, cnn_error *e) {
+/* A model whose network is planned but has no parameter memory yet (graph_alloc). */
+static int model_plan(const cnn_config *cfg, cnn_model **out, cnn_error *e) {
     *out = NULL;
     cnn_model *m = calloc(1, sizeof *m);
     if (!m) return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
     int rc = cnn_config_parse(cfg->text, cfg->len, cfg->name, (const char *const *)cfg->sets, cfg->nsets, &m->cfg, e);
-    if (!rc) rc = graph_build(&m->g, m->cfg->layers, m->cfg->name,
-                              (shape){cfg->in.channels, cfg->in.height, cfg->in.width}, e);
+    if (!rc) rc = graph_plan(&m->g, m->cfg->layers, m->cfg->name,
+                             (shape){cfg->in.channels, cfg->in.height, cfg->in.width}, e);
     if (rc) { cnn_model_free(m); return rc; }
-    graph_init(&m->g, (uint64_t)cfg->train.seed);
     for (int c = 0; c < cfg->in.channels && c < NUMLIST_MAX; c++) {
         m->mean[c] = (float)cfg->data.mean.v[cfg->data.mean.n == 1 ? 0 : c];
         m->std[c] = (float)cfg->data.std.v[cfg->data.std.n == 1 ? 0 : c];
@@ -70,6 +70,16 @@ int cnn_model_create(const cnn_config *cfg, cnn_model **out, cnn_error *e) {
     rc = model_set_classes(m, names, K, e);
     free(names);
     if (rc) { cnn_model_free(m); return rc; }
+    *out = m;
+    return 0;
+}
+
+int cnn_model_create(const cnn_config *cfg, cnn_model **out, cnn_error *e) {
+    cnn_model *m;
+    int rc = model_plan(cfg, &m, e);
+    if (rc) return rc;
+    if ((rc = graph_alloc(&m->g, e))) { cnn_model_free(m); return rc; }
+    graph_init(&m->g, (uint64_t)cfg->train.seed);
     *out = m;
     return 0;
 }
@@ -190,8 +200,9 @@ static void shape_text(char *buf, size_t n, int ndim, const int64_t *d64, const 
         at += (size_t)snprintf(buf + at, n - at, i ? "x%lld" : "%lld", (long long)(d64 ? d64[i] : d32[i]));
 }
 
-int model_from_ckpt(cnn_model *m, const ckpt *c, const char *path, cnn_error *e) {
-    graph *g = &m->g;
+/* Every tensor of the network is in the checkpoint with the same shape: checked before
+ * anything is allocated for the network (copy = 0), then again while copying. */
+static int match_ckpt(graph *g, const ckpt *c, const char *path, int copy, cnn_error *e) {
     for (int k = 1; k < g->nn; k++)
         for (int i = 0; i < g->nodes[k].nt; i++) {
             tensor *t = &g->nodes[k].t[i];
@@ -210,9 +221,14 @@ int model_from_ckpt(cnn_model *m, const ckpt *c, const char *path, cnn_error *e)
                 return cnn_fail(e, CNN_ERR_DATA, "%s: tensor '%s' is %s in the checkpoint but %s in the network", path,
                                 name, a, b);
             }
-            memcpy(t->data, ct->data, (size_t)t->count * sizeof(float));
+            if (copy) memcpy(t->data, ct->data, (size_t)t->count * sizeof(float));
         }
-    g->version++;
+    return 0;
+}
+
+int model_from_ckpt(cnn_model *m, const ckpt *c, const char *path, cnn_error *e) {
+    if (match_ckpt(&m->g, c, path, 1, e)) return e->code;
+    m->g.version++;
     return 0;
 }
 
@@ -243,14 +259,23 @@ int cnn_model_load(const char *path, cnn_model **out, cnn_error *e) {
     /* A --set recorded in the checkpoint is reported as "--set ...": say which file it is in. */
     if (rc && e && strncmp(e->msg, name, strlen(name))) cnn_error_prefix(e, path);
     cnn_model *m = NULL;
-    if (!rc) rc = cnn_model_create(cfg, &m, e);
+    if (!rc) rc = model_plan(cfg, &m, e);
     cnn_config_free(cfg);
+    /* No memory for the network until its tensors are known to be in the file: a small
+     * file must not make us allocate (and randomly initialise) gigabytes. */
+    if (!rc) rc = match_ckpt(&m->g, &c, path, 0, e);
+    if (!rc) rc = graph_alloc(&m->g, e);
     if (!rc) rc = model_from_ckpt(m, &c, path, e);
     if (!rc && c.nclasses) {
         if (c.nclasses != m->nclasses)
             rc = cnn_fail(e, CNN_ERR_DATA, "%s: %d class names for a network with %d outputs", path, c.nclasses,
                           m->nclasses);
-        else rc = model_set_classes(m, c.classes, c.nclasses, e);
+        else
+            for (int i = 0; !rc && i < c.nclasses; i++)
+                if (c.classes[i] && str_ctrl(c.classes[i]))
+                    rc = cnn_fail(e, CNN_ERR_DATA, "%s: class name %d has a control character (byte %d)", path, i,
+                                  *str_ctrl(c.classes[i]));
+        if (!rc) rc = model_set_classes(m, c.classes, c.nclasses, e);
     }
     if (!rc) {
         m->epoch = c.epoch;
