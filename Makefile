@@ -2,7 +2,7 @@
 #   make                 ./cnn and build/libcnn.a (-Wall -Wextra -Werror)
 #   make test            build and run every test program (CNN_SIMD=portable forces the portable kernels)
 #   make demo            install what is missing, train configs/fashion-cnn.yaml, predict sample PNGs
-#   make SANITIZE=1      build with AddressSanitizer + UndefinedBehaviorSanitizer (separate build dir)
+#   make SANITIZE=1      build with AddressSanitizer + UndefinedBehaviorSanitizer into build-san/
 #   make NO_SIMD=1       portable kernels only
 CC      ?= cc
 OPT     ?= -O2
@@ -31,7 +31,12 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
+# ./cnn is always the normal build: a sanitized one stays in build-san/.
+ifeq ($(SANITIZE),1)
+all: $(BUILD)/cnn
+else
 all: cnn
+endif
 
 cnn: $(BUILD)/cnn
 	cp $< $@.tmp && mv -f $@.tmp $@
