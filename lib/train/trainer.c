@@ -363,8 +363,10 @@ int cnn_train(const cnn_config *cfg, cnn_train_opts *o, cnn_error *e) {
         snprintf(t.csv, sizeof t.csv, "%s/metrics.csv", cfg->output);
         if (o) snprintf(o->model_path, sizeof o->model_path, "%s", t.path);
         t.csv_fresh = !(o && o->resume);
-        logf_(&t, "training %s: %d epochs of %lld steps (batch %d), %d threads, %s", cfg->name, cfg->train.epochs,
-              (long long)(t.train.n / cfg->train.batch), cfg->train.batch, pool_size(t.m->g.pool), t.path);
+        int nth = pool_size(t.m->g.pool);
+        logf_(&t, "training %s: %d epoch%s of %lld steps (batch %d), %d thread%s, %s", cfg->name, cfg->train.epochs,
+              cfg->train.epochs == 1 ? "" : "s", (long long)(t.train.n / cfg->train.batch), cfg->train.batch, nth,
+              nth == 1 ? "" : "s", t.path);
         rc = run(&t, e);
     }
     if (!rc && cfg->data.test.n) {
