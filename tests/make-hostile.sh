@@ -299,6 +299,7 @@ head -c 33 $I/rgb.png > $I/header-only.png
 jpeg16 > $I/photo.jpg
 head -c 400 $I/photo.jpg > $I/truncated.jpg
 jpeg16 > $I/claims-40000.jpg; poke $I/claims-40000.jpg 159 156; poke $I/claims-40000.jpg 160 64; poke $I/claims-40000.jpg 161 156; poke $I/claims-40000.jpg 162 64
+jpeg16 > $I/bomb.jpg; poke $I/bomb.jpg 159 31; poke $I/bomb.jpg 160 64; poke $I/bomb.jpg 161 31; poke $I/bomb.jpg 162 64
 jpeg16 > $I/jpeg-sof-zero.jpg; poke $I/jpeg-sof-zero.jpg 159 0; poke $I/jpeg-sof-zero.jpg 160 0
 printf '\377\330\377\340\0\20JFIF\0garbage' > $I/fake.jpg
 gif1 > $I/one.gif
@@ -316,6 +317,8 @@ bmp 16385 1 > $I/side-16385.bmp
 head -c 100 $I/ok.bmp > $I/truncated.bmp
 bmp 7 7 > $I/work-7.bmp   # rows of 21 bytes padded to 24: some writers drop the last row's padding
 head -c $(( $(size $I/work-7.bmp) - 3 )) $I/work-7.bmp > $I/short-row.bmp
+# an unknown compression code: stb 2.27 would decode 16134 x 2881 pixels of zeros
+{ bmp_header 16134 2881 | head -c 30; le32 1296236288; zeros 40; } > $I/bmp-compression.bmp
 rm $I/work-7.bmp
 : > $I/empty.png
 printf 'this is not a picture\n' > $I/text.png

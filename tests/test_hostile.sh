@@ -208,6 +208,8 @@ grep -q 'png sig' "$T/err" && bad "truncated.jpg: a PNG reason for a JPEG: $(hea
 pred 3 pixels-over.png '8192 x 8193 pixels has more than 67108864 pixels \(CNN_MAX_IMAGE_PIXELS\)'
 pred 3 bomb.png 'not a supported image \(stb_image: too little data\)'
 pred 3 bomb.gif 'not a supported image \(stb_image: too little data\)'
+pred 3 bomb.jpg 'not a supported image \(stb_image: too little data\)'
+pred 3 bmp-compression.bmp 'not a supported image \(stb_image: BMP compression\)'
 pred 3 empty.png 'empty file, not an image'
 pred 3 text.png 'not a supported image \(stb_image: unknown image type\)'
 pred 3 garbage.png 'not a supported image'

@@ -14,8 +14,9 @@
  *    claimed size before reading), an empty first IDAT, an unknown critical chunk, and
  *    image data too short to inflate to the size in IHDR (deflate expands at most 1032:1);
  *  - BMP and GIF, which stb decodes from zeros past the end of a truncated file: a BMP
- *    shorter than its rows, a GIF whose first image ends outside the file or whose LZW
- *    data cannot fill its size (at most 4096 pixels per 12-bit code).
+ *    shorter than its rows or of an unknown compression, a GIF whose first image ends
+ *    outside the file or whose LZW data cannot fill its size (at most 4096 pixels per
+ *    12-bit code); likewise a JPEG smaller than one bit per 8x8 block.
  * stb reads a BMP's palette entries beyond the ones the file defines from an array it never
  * initialised: this unit is built with -ftrivial-auto-var-init=zero, so they read as black. */
 #include "../cnn.h"
@@ -110,6 +111,11 @@ static int jpeg_prescan(const unsigned char *b, size_t n, size_t p) {
             frame = 1;
             progressive = m == 0xc2;
             if (avail < 6) return 1; /* stb rejects the short header */
+            /* stb decodes a stream that ended early as zeros, to the end of the image: every
+             * 8x8 block costs at least one bit of its first scan, whatever the coding */
+            uint32_t jh = be16(s + 1), jw = be16(s + 3); /* past the side limit: refused by size */
+            if (jh <= CNN_MAX_IMAGE_SIDE && jw <= CNN_MAX_IMAGE_SIDE && (uint64_t)jh * jw > (uint64_t)n * 512 + 65536)
+                return stbi__err("too little data", "Corrupt JPEG: too little image data for its size");
             ncomp = s[5];
             if (ncomp < 1 || ncomp > 4 || avail < 6 + 3 * (size_t)ncomp) return 1;
             for (int i = 0; i < ncomp; i++) {
@@ -188,7 +194,9 @@ static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t
 static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
 
 /* An uncompressed BMP needs its rows inside the file (the last row's padding may be
- * missing: some writers leave it out). Compressed and odd variants are left to stb. */
+ * missing: some writers leave it out). stb 2.27 refuses only RLE (1, 2) among the
+ * compression codes and decodes any other unknown one as plain rows: a 123-byte file with
+ * code 0x4d42ff00 claiming 16134 x 2881 took 27 s. Only plain (0) and bit fields (3) pass. */
 static int bmp_prescan(const unsigned char *b, size_t n) {
     if (n < 30) return 1;
     uint32_t off = le32(b + 10), hsz = le32(b + 14), compress = 0, bpp;
@@ -201,8 +209,10 @@ static int bmp_prescan(const unsigned char *b, size_t n) {
     }
     if (h < 0) h = -h;
     if (w < 1 || h < 1 || w > CNN_MAX_IMAGE_SIDE || h > CNN_MAX_IMAGE_SIDE) return 1; /* refused elsewhere */
-    if ((compress != 0 && compress != 3) || !(bpp == 1 || bpp == 4 || bpp == 8 || bpp == 16 || bpp == 24 || bpp == 32))
-        return 1;
+    if (hsz != 12 && hsz != 40 && hsz != 56 && hsz != 108 && hsz != 124) return 1; /* stb refuses it */
+    if (compress != 0 && compress != 3) return stbi__err("BMP compression", "BMP type not supported: compressed");
+    if (!(bpp == 1 || bpp == 4 || bpp == 8 || bpp == 16 || bpp == 24 || bpp == 32))
+        return stbi__err("bad bpp", "BMP type not supported: bits per pixel");
     uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4, need = (uint64_t)off + (uint64_t)(h - 1) * row + ((uint64_t)w * bpp + 7) / 8;
     if (need > n) return stbi__err("truncated", "Corrupt BMP: the file ends before its last row");
     return 1;
