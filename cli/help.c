@@ -41,9 +41,9 @@ static const struct { const char *cmd, *text; } texts[] = {
     {"predict",
      "usage: cnn predict [-m MODEL] [--top K] [--json] [--threads N] PATH...\n"
      "\n"
-     "Classifies images (PNG, JPEG, BMP, GIF; any size up to 16384 pixels a side, converted to the model's\n"
-     "input). PATH is an image, a directory (its images, sorted) or '-' (paths read from stdin, one per\n"
-     "line). One line per image on stdout, in input order:\n"
+     "Classifies images (PNG, JPEG, BMP, GIF; up to 16384 pixels a side and 8192 x 8192 pixels in all,\n"
+     "converted to the model's input). PATH is an image, a directory (its images, sorted) or '-' (paths\n"
+     "read from stdin, one per line). One line per image on stdout, in input order:\n"
      "  PATH<TAB>CLASS<TAB>PROBABILITY            (--top K adds <TAB>CLASS<TAB>PROBABILITY pairs)\n"
      "  {\"path\":..,\"top\":[{\"class\":..,\"p\":..}]}  (--json: one JSON object per line)\n"
      "An unreadable image gets one line on stderr; the rest are still classified, and the exit code\n"
