@@ -1,17 +1,20 @@
 /* conv.c - 2-D convolution (groups, stride, padding, dilation, optional bias) as
- * im2col + GEMM per image, images split statically over threads. Weight gradients are
- * summed per thread, then the partials are added in thread order, so a given thread count
- * always gives the same bits. Weights are OC x (C/groups) x KH x KW. */
+ * im2col + GEMM per image, or for 3x3 stride-1 kernels with enough channels by Winograd
+ * F(4x4, 3x3) (kernels/winograd.h) per fixed group of images. Weight gradients are summed
+ * per fixed group of images, then the partials are added in group order, so the bits do
+ * not depend on the thread count. Weights are OC x (C/groups) x KH x KW. */
 #include "layer.h"
 #include "../core/util.h"
 #include "../kernels/gemm.h"
 #include "../kernels/im2col.h"
 #include "../kernels/reduce.h"
+#include "../kernels/winograd.h"
 #include <stddef.h>
 #include <string.h>
 
 typedef struct conv_p {
     int filters, kernel[2], stride[2], pad[2], dilation[2], groups, bias, init;
+    int wino; /* not a key: infer's choice of Winograd over im2col + GEMM */
 } conv_p;
 
 static const keyspec conv_keys[] = {
@@ -59,8 +62,27 @@ static size_t gemm_ws(const geo *g) {
     return (a + 15) & ~(size_t)15;
 }
 
+/* Winograd runs 3x3 stride-1 kernels; CNN_CONV=winograd forces it on every such layer,
+ * auto only where it measured faster: with a single input channel (a first layer) the
+ * transforms cost more than the products they save. */
+enum { WINO_MIN_CHANNELS = 8 };
+
+static int use_winograd(const geo *g) {
+    int algo = conv_algo_from_env();
+    if (algo == CONV_GEMM || g->KH != 3 || g->KW != 3 || g->SH != 1 || g->SW != 1 || g->DH != 1 || g->DW != 1 ||
+        g->G != 1)
+        return 0;
+    return algo == CONV_WINOGRAD || (g->C >= WINO_MIN_CHANNELS && g->OC >= WINO_MIN_CHANNELS);
+}
+
+static wino_shape wino_of(const geo *g) {
+    wino_shape s;
+    wino_shape_init(&s, g->C, g->H, g->W, g->OC, g->PH, g->PW);
+    return s;
+}
+
 static int conv_infer(node *n, cnn_error *e) {
-    const conv_p *p = n->p;
+    conv_p *p = n->p;
     if (!p->filters) return node_fail(n, e, "'filters' is required");
     /* Weight sizes in 64 bits before any int arithmetic on them (conv_geo uses int). */
     int64_t kg = (int64_t)(n->ins[0].c / p->groups) * p->kernel[0] * p->kernel[1];
@@ -82,6 +104,11 @@ static int conv_infer(node *n, cnn_error *e) {
     int64_t colf = g.direct ? 0 : (int64_t)g.Kg * g.OH * g.OW;
     if (colf > CNN_MAX_TENSOR) return node_fail(n, e, "the im2col buffer of %lld values is too large", (long long)colf);
     n->ws_floats = (size_t)((colf + 15) & ~15) + gemm_ws(&g);
+    p->wino = use_winograd(&g);
+    if (p->wino) { /* per thread: U, dU, then the kernel's scratch */
+        wino_shape s = wino_of(&g);
+        n->ws_floats = 2 * wino_u_floats(&s) + wino_ws_floats(&s);
+    }
     n->red_floats = RED_CHUNKS * (int64_t)(((size_t)w->count + (size_t)g.OC + 15) & ~(size_t)15);
     n->macs = (int64_t)g.OC * g.OH * g.OW * g.Kg;
     return 0;
@@ -163,7 +190,71 @@ static void fwd_block(void *arg, int64_t c, int ith) {
         }
 }
 
+static size_t slot_floats(const node *n) { return ((size_t)n->t[0].count + (size_t)n->out.c + 15) & ~(size_t)15; }
+
+/* Winograd: each thread transforms the weights into its own U once per call, on its
+ * first chunk (uready[ith]; threads past its size redo it every chunk). */
+enum { WINO_THREADS = 64 };
+typedef struct wjob {
+    node *n;
+    exec *x;
+    wino_shape s;
+    const float *wt, *bias;
+    int nchunks;
+    unsigned char uready[WINO_THREADS];
+} wjob;
+
+static float *wino_u(wjob *j, int ith) {
+    float *U = exec_ws(j->x, ith);
+    if (ith >= WINO_THREADS || !j->uready[ith]) {
+        wino_weights(j->wt, j->s.OC, j->s.C, U);
+        if (ith < WINO_THREADS) j->uready[ith] = 1;
+    }
+    return U;
+}
+
+/* Chunk b is images [b*ipb, (b+1)*ipb): fixed blocks whatever the thread count. */
+static void wino_fwd_chunk(void *arg, int64_t b, int ith) {
+    wjob *j = arg;
+    const wino_shape *s = &j->s;
+    float *U = wino_u(j, ith);
+    int b0 = (int)b * s->ipb, nb = j->x->n - b0 < s->ipb ? j->x->n - b0 : s->ipb;
+    wino_fwd(j->x->simd, s, U, j->n->x[0] + (size_t)b0 * s->C * s->H * s->W, nb, j->bias,
+             j->n->y + (size_t)b0 * s->OC * s->OH * s->OW, U + 2 * wino_u_floats(s));
+}
+
+static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
+    wjob *j = arg;
+    const wino_shape *s = &j->s;
+    node *n = j->n;
+    int64_t lo, hi;
+    split_range(j->x->n, (int)c, j->nchunks, &lo, &hi);
+    float *U = n->dx[0] ? wino_u(j, ith) : exec_ws(j->x, ith), *dU = U + wino_u_floats(s);
+    float *dwp = n->red + (size_t)c * slot_floats(n), *dbp = dwp + n->t[0].count;
+    memset(dwp, 0, ((size_t)n->t[0].count + s->OC) * sizeof(float));
+    memset(dU, 0, 36 * (size_t)s->OC * s->C * sizeof(float));
+    size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
+    wino_bwd(j->x->simd, s, U, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dU,
+             n->dx[0] ? n->dx[0] + lo * xs : NULL, U + 2 * wino_u_floats(s));
+    wino_dweights(dU, s->OC, s->C, dwp);
+    if (n->nt > 1)
+        for (int64_t b = lo; b < hi; b++)
+            for (int oc = 0; oc < s->OC; oc++)
+                dbp[oc] += reduce_sum(n->dy + b * ys + (size_t)oc * s->OH * s->OW, s->OH * s->OW);
+}
+
 static void conv_fwd(node *n, exec *x) {
+    const conv_p *p = n->p;
+    if (p->wino) {
+        geo g = conv_geo(n);
+        wjob j = {.n = n, .x = x, .s = wino_of(&g), .wt = n->t[0].data, .bias = n->nt > 1 ? n->t[1].data : NULL};
+        if (!x->training && n->fold) {
+            j.wt = n->fold_w;
+            j.bias = n->fold_w + n->t[0].count;
+        }
+        pool_chunks(x->pool, (x->n + j.s.ipb - 1) / j.s.ipb, wino_fwd_chunk, &j);
+        return;
+    }
     job j = {n, x, conv_geo(n), 0};
     if (x->n >= x->nth || j.g.G != 1 || j.g.OC < 16) {
         pool_chunks(x->pool, x->n, fwd_image, &j);
@@ -173,8 +264,6 @@ static void conv_fwd(node *n, exec *x) {
     j.nchunks = 2 * x->nth < j.g.OC / 8 ? 2 * x->nth : j.g.OC / 8;
     pool_chunks(x->pool, (int64_t)x->n * j.nchunks, fwd_block, &j);
 }
-
-static size_t slot_floats(const node *n) { return ((size_t)n->t[0].count + (size_t)n->out.c + 15) & ~(size_t)15; }
 
 /* Backward of a fixed group of images: weight and bias gradients into the group's slot,
  * input gradients straight into dx (images do not share dx). */
@@ -237,7 +326,13 @@ static void reduce_range(void *arg, int64_t lo, int64_t hi) {
 
 static void conv_bwd(node *n, exec *x) {
     job j = {n, x, conv_geo(n), x->n < RED_CHUNKS ? x->n : RED_CHUNKS};
-    pool_chunks(x->pool, j.nchunks, bwd_chunk, &j);
+    const conv_p *p = n->p;
+    if (p->wino) {
+        wjob w = {.n = n, .x = x, .s = wino_of(&j.g), .wt = n->t[0].data, .nchunks = j.nchunks};
+        pool_chunks(x->pool, j.nchunks, wino_bwd_chunk, &w);
+    } else {
+        pool_chunks(x->pool, j.nchunks, bwd_chunk, &j);
+    }
     exec_for(x, n->t[0].count + (n->nt > 1 ? j.g.OC : 0), (int64_t)j.nchunks, reduce_range, &j);
 }
 

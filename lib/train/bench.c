@@ -10,10 +10,10 @@
 #include <string.h>
 
 double cnn_peak_gflops(void) {
-    int s = simd_detect();
     float sink = 0;
     double (*fn)(long, float *) = peak_fma_portable;
 #ifndef CNN_NO_SIMD
+    int s = simd_detect();
     if (s == SIMD_AVX512) fn = peak_fma_avx512;
     else if (s == SIMD_AVX2) fn = peak_fma_avx2;
 #endif

@@ -1,0 +1,454 @@
+/* winograd_impl.h - the tile transforms and the per-block driver of winograd.c, compiled
+ * once per instruction set: winograd.c (baseline), winograd_avx2.c, winograd_avx512.c
+ * include it with WINO_SUFFIX set, so gcc vectorises the same element-wise loops at the
+ * width of each (the loops run over an image's tiles: 16 or 49 on N2's layers). */
+#include <stddef.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "winograd.h"
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+#define WINO_CAT2(a, b) a##_##b
+#define WINO_CAT(a, b) WINO_CAT2(a, b)
+#define WINO_FN(name) WINO_CAT(name, WINO_SUFFIX)
+
+void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias,
+                       float *y, float *ws);
+void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n,
+                       float *dU, float *dx, float *ws);
+
+static inline size_t wino_r16(size_t v) { return (v + 15) & ~(size_t)15; }
+#define r16 wino_r16
+
+/* Scratch layout: V | M (or Z) | three planes | two stage arrays | sgemm's workspace.
+ * The planes hold a channel of x padded with zeros (xp), of dy padded to whole tiles (yp)
+ * and dx's sums of overlapping tiles (ap). xp and yp are zeroed once per call and only
+ * their interior is rewritten per channel, so their borders stay zero. */
+typedef struct wino_ws {
+    float *V, *M, *xp, *yp, *ap, *D, *E, *gws;
+} wino_ws;
+
+/* The vector row passes read up to 36 floats past a row (and past the plane's end), and
+ * past the last of the stage rows; those lanes are never stored. */
+enum { WINO_SLACK = 48 };
+static inline size_t plane_floats(const wino_shape *s) {
+    return r16((size_t)(4 * s->TH + 2) * (4 * s->TW + 2) + WINO_SLACK);
+}
+/* Rows of the stage arrays are 8 floats longer than an image's tiles: the vector row
+ * passes store whole vectors of 8 tiles, and what lands past a tile row is overwritten by
+ * the next tile row, or falls in that margin. */
+static inline int stage_stride(const wino_shape *s) { return s->tpi + 8; }
+static inline size_t stage_floats(const wino_shape *s) { return r16((size_t)36 * stage_stride(s) + WINO_SLACK); }
+
+static wino_ws split_ws(const wino_shape *s, float *ws) {
+    wino_ws w;
+    w.V = ws;
+    w.M = w.V + r16((size_t)36 * s->C * s->tb);
+    w.xp = w.M + r16((size_t)36 * s->OC * s->tb);
+    w.yp = w.xp + plane_floats(s);
+    w.ap = w.yp + plane_floats(s);
+    w.D = w.ap + plane_floats(s);
+    w.E = w.D + stage_floats(s);
+    w.gws = w.E + stage_floats(s);
+    return w;
+}
+
+/* The 1-D transforms, each over n columns: input row j is in + j*is, output row k is
+ * out + k*os. ivdep: rows never overlap, and without it gcc gives up on these loops
+ * (checking 12 rows pairwise for overlap exceeds its limit of alias checks). */
+
+/* B^T d: the input transform. */
+static void tf_bt(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
+#pragma GCC ivdep
+    for (int t = 0; t < n; t++) {
+        float d0 = in[t], d1 = in[is + t], d2 = in[2 * is + t], d3 = in[3 * is + t], d4 = in[4 * is + t],
+              d5 = in[5 * is + t];
+        out[t] = 4.0f * d0 - 5.0f * d2 + d4;
+        out[os + t] = (d3 + d4) - 4.0f * (d1 + d2);
+        out[2 * os + t] = (d4 - d3) + 4.0f * (d1 - d2);
+        out[3 * os + t] = (d4 - d2) + 2.0f * (d3 - d1);
+        out[4 * os + t] = (d4 - d2) - 2.0f * (d3 - d1);
+        out[5 * os + t] = 4.0f * d1 - 5.0f * d3 + d5;
+    }
+}
+
+/* B v: the adjoint of the input transform (6 -> 6). */
+static void tf_b(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
+#pragma GCC ivdep
+    for (int t = 0; t < n; t++) {
+        float v0 = in[t], v1 = in[is + t], v2 = in[2 * is + t], v3 = in[3 * is + t], v4 = in[4 * is + t],
+              v5 = in[5 * is + t];
+        out[t] = 4.0f * v0;
+        out[os + t] = 4.0f * (v2 - v1) + 2.0f * (v4 - v3) + 4.0f * v5;
+        out[2 * os + t] = -5.0f * v0 - 4.0f * (v1 + v2) - (v3 + v4);
+        out[3 * os + t] = (v1 - v2) + 2.0f * (v3 - v4) - 5.0f * v5;
+        out[4 * os + t] = v0 + (v1 + v2) + (v3 + v4);
+        out[5 * os + t] = v5;
+    }
+}
+
+/* A^T m: the output transform (6 -> 4). */
+static void tf_at(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
+#pragma GCC ivdep
+    for (int t = 0; t < n; t++) {
+        float m0 = in[t], m1 = in[is + t], m2 = in[2 * is + t], m3 = in[3 * is + t], m4 = in[4 * is + t],
+              m5 = in[5 * is + t];
+        float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+        out[t] = m0 + a + c;
+        out[os + t] = b + 2.0f * d;
+        out[2 * os + t] = a + 4.0f * c;
+        out[3 * os + t] = b + 8.0f * d + m5;
+    }
+}
+
+/* A g: the adjoint of the output transform (4 -> 6), applied to dy. */
+static void tf_a(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
+#pragma GCC ivdep
+    for (int t = 0; t < n; t++) {
+        float g0 = in[t], g1 = in[is + t], g2 = in[2 * is + t], g3 = in[3 * is + t];
+        float p = g0 + g2, q = g1 + g3, p2 = g0 + 4.0f * g2, q2 = 2.0f * g1 + 8.0f * g3;
+        out[t] = g0;
+        out[os + t] = p + q;
+        out[2 * os + t] = p - q;
+        out[3 * os + t] = p2 + q2;
+        out[4 * os + t] = p2 - q2;
+        out[5 * os + t] = g3;
+    }
+}
+
+/* The interior of a plane (dst, rows cols apart) = src (h x w). Rows are short (14 or 28
+ * on N2) and the compiler's 16-wide loop would leave 14 to its scalar remainder, so eight
+ * at a time, the last eight loaded masked (zeros past the row) and stored whole: what that
+ * writes past a row is zeros, which the padding needs, or the start of the next row,
+ * written after it. (A masked store here made the row passes' loads of the same lines
+ * wait: masked stores do not forward to loads.) Needs the plane's slack after the end. */
+static void fill_plane(const float *src, int h, int w, float *dst, int cols) {
+    for (int r = 0; r < h; r++) {
+        float *restrict d = dst + (size_t)r * cols;
+        const float *restrict v = src + (size_t)r * w;
+        int c = 0;
+#ifdef __AVX2__
+        for (; c + 8 <= w; c += 8) _mm256_storeu_ps(d + c, _mm256_loadu_ps(v + c));
+        if (c < w) {
+            __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(w - c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            _mm256_storeu_ps(d + c, _mm256_maskload_ps(v + c, m));
+        }
+#else
+        for (; c < w; c++) d[c] = v[c];
+#endif
+    }
+}
+
+/* d[c] += v[c] for c < w, with the same vectors (dx's rows: the tail is stored masked). */
+static void add_row(float *restrict d, const float *restrict v, int w) {
+    int c = 0;
+#ifdef __AVX2__
+    for (; c + 8 <= w; c += 8) _mm256_storeu_ps(d + c, _mm256_add_ps(_mm256_loadu_ps(d + c), _mm256_loadu_ps(v + c)));
+#ifdef __AVX512VL__
+    if (c < w) {
+        __mmask8 m = (__mmask8)((1u << (w - c)) - 1);
+        _mm256_mask_storeu_ps(d + c, m, _mm256_add_ps(_mm256_maskz_loadu_ps(m, d + c), _mm256_maskz_loadu_ps(m, v + c)));
+        return;
+    }
+#endif
+#endif
+    for (; c < w; c++) d[c] += v[c];
+}
+
+#ifdef __AVX2__
+/* Eight tiles in the lanes of a vector, tile t in lane t. */
+
+/* j[k][t] = p[4t + k] for k < 4: a 4 x 8 transpose (unpack, shuffle), whose lanes come out
+ * in tile order 0 2 4 6 1 3 5 7 until the final permute. */
+static inline void deint4(const float *p, __m256 j[4]) {
+    const __m256i fix = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8), c = _mm256_loadu_ps(p + 16),
+           d = _mm256_loadu_ps(p + 24);
+    __m256 abl = _mm256_unpacklo_ps(a, b), abh = _mm256_unpackhi_ps(a, b), cdl = _mm256_unpacklo_ps(c, d),
+           cdh = _mm256_unpackhi_ps(c, d);
+    j[0] = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(abl, cdl, 0x44), fix);
+    j[1] = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(abl, cdl, 0xEE), fix);
+    j[2] = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(abh, cdh, 0x44), fix);
+    j[3] = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(abh, cdh, 0xEE), fix);
+}
+
+/* The inverse of deint4: out[4t + k] = j[k][t], as four vectors of 8. */
+static inline void interleave4(const __m256 j[4], __m256 out[4]) {
+    const __m256i unfix = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    __m256 j0 = _mm256_permutevar8x32_ps(j[0], unfix), j1 = _mm256_permutevar8x32_ps(j[1], unfix),
+           j2 = _mm256_permutevar8x32_ps(j[2], unfix), j3 = _mm256_permutevar8x32_ps(j[3], unfix);
+    __m256 abl = _mm256_shuffle_ps(j0, j1, 0x44), cdl = _mm256_shuffle_ps(j0, j1, 0xEE),
+           abh = _mm256_shuffle_ps(j2, j3, 0x44), cdh = _mm256_shuffle_ps(j2, j3, 0xEE);
+    out[0] = _mm256_shuffle_ps(abl, abh, 0x88);
+    out[1] = _mm256_shuffle_ps(abl, abh, 0xDD);
+    out[2] = _mm256_shuffle_ps(cdl, cdh, 0x88);
+    out[3] = _mm256_shuffle_ps(cdl, cdh, 0xDD);
+}
+
+/* Lanes below m. */
+static inline __m256i lanes_below(int m) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Stores the first m (1..8) lanes. AVX2's vmaskmovps store is slow on AMD processors
+ * (measured: it made the row passes slower than scalar code), so without AVX-512's
+ * masked stores the tail goes through a copy. */
+static inline void store_first(float *p, __m256 v, int m) {
+#ifdef __AVX512VL__
+    _mm256_mask_storeu_ps(p, (__mmask8)((1u << m) - 1), v);
+#else
+    if (m >= 8) {
+        _mm256_storeu_ps(p, v);
+    } else {
+        float t[8];
+        _mm256_storeu_ps(t, v);
+        memcpy(p, t, (size_t)m * sizeof *p);
+    }
+#endif
+}
+#define V8(x) _mm256_set1_ps(x)
+#endif
+
+/* The first pass of each transform runs along the rows of the image, reading or writing
+ * the plane directly (tiles are 4 pixels apart): with AVX2, eight tiles at a time through
+ * a 4 x 8 transpose; otherwise one tile at a time. That replaces a gather of every tile's
+ * 36 values into tile-innermost rows plus a pass over them, which cost twice as much. The
+ * second pass, down the columns, is element-wise over all the image's tiles. */
+
+/* One channel of one image into V (Vc: its first tile in V_0; ks: floats between V_k). */
+static void in_tf(const wino_shape *s, const float *xc, const wino_ws *w, float *Vc, ptrdiff_t ks) {
+    int cols = 4 * s->TW + 2, n = stage_stride(s);
+    float *E = w->E;
+    fill_plane(xc, s->H, s->W, w->xp + (size_t)s->PH * cols + s->PW, cols);
+    for (int ty = 0; ty < s->TH; ty++)
+        for (int i = 0; i < 6; i++) { /* E[i][k2] = the row transform of tile row i */
+            const float *p = w->xp + (size_t)(4 * ty + i) * cols;
+            float *e = E + i * 6 * n + ty * s->TW;
+#ifdef __AVX2__
+            for (int tx = 0; tx < s->TW; tx += 8) {
+                __m256 d[4], d45[4];
+                deint4(p + 4 * tx, d);
+                deint4(p + 4 * tx + 4, d45);
+                __m256 d4 = d45[0], d5 = d45[1];
+                __m256 o[6] = {
+                    _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(V8(4.0f), d[0]), _mm256_mul_ps(V8(5.0f), d[2])), d4),
+                    _mm256_sub_ps(_mm256_add_ps(d[3], d4), _mm256_mul_ps(V8(4.0f), _mm256_add_ps(d[1], d[2]))),
+                    _mm256_add_ps(_mm256_sub_ps(d4, d[3]), _mm256_mul_ps(V8(4.0f), _mm256_sub_ps(d[1], d[2]))),
+                    _mm256_add_ps(_mm256_sub_ps(d4, d[2]), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(d[3], d[1]))),
+                    _mm256_sub_ps(_mm256_sub_ps(d4, d[2]), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(d[3], d[1]))),
+                    _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(V8(4.0f), d[1]), _mm256_mul_ps(V8(5.0f), d[3])), d5)};
+                for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx, o[k]);
+            }
+#else
+            for (int tx = 0; tx < s->TW; tx++, p += 4) {
+                float d0 = p[0], d1 = p[1], d2 = p[2], d3 = p[3], d4 = p[4], d5 = p[5];
+                e[tx] = 4.0f * d0 - 5.0f * d2 + d4;
+                e[n + tx] = (d3 + d4) - 4.0f * (d1 + d2);
+                e[2 * n + tx] = (d4 - d3) + 4.0f * (d1 - d2);
+                e[3 * n + tx] = (d4 - d2) + 2.0f * (d3 - d1);
+                e[4 * n + tx] = (d4 - d2) - 2.0f * (d3 - d1);
+                e[5 * n + tx] = 4.0f * d1 - 5.0f * d3 + d5;
+            }
+#endif
+        }
+    for (int k2 = 0; k2 < 6; k2++) tf_bt(E + k2 * n, 6 * n, Vc + k2 * ks, 6 * ks, s->tpi);
+}
+
+/* One output channel of one image from M (Mo, ks as for in_tf), plus bias. */
+static void out_tf(const wino_shape *s, const float *Mo, ptrdiff_t ks, const wino_ws *w, float bias, float *yc) {
+    int n = s->tpi;
+    float *D = w->D;
+    for (int k2 = 0; k2 < 6; k2++) tf_at(Mo + k2 * ks, 6 * ks, D + k2 * n, 6 * n, n); /* D[i][k2] */
+    for (int ty = 0; ty < s->TH; ty++)
+        for (int i = 0; i < 4 && 4 * ty + i < s->OH; i++) {
+            float *yr = yc + (size_t)(4 * ty + i) * s->OW;
+            const float *m = D + i * 6 * n + ty * s->TW;
+#ifdef __AVX2__
+            for (int tx = 0; tx < s->TW; tx += 8) {
+                __m256 m0 = _mm256_loadu_ps(m + tx), m1 = _mm256_loadu_ps(m + n + tx),
+                       m2 = _mm256_loadu_ps(m + 2 * n + tx), m3 = _mm256_loadu_ps(m + 3 * n + tx),
+                       m4 = _mm256_loadu_ps(m + 4 * n + tx), m5 = _mm256_loadu_ps(m + 5 * n + tx);
+                __m256 a = _mm256_add_ps(m1, m2), b = _mm256_sub_ps(m1, m2), c = _mm256_add_ps(m3, m4),
+                       d = _mm256_sub_ps(m3, m4), vb = V8(bias);
+                __m256 o[4] = {_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m0, a), c), vb),
+                               _mm256_add_ps(_mm256_add_ps(b, _mm256_mul_ps(V8(2.0f), d)), vb),
+                               _mm256_add_ps(_mm256_add_ps(a, _mm256_mul_ps(V8(4.0f), c)), vb),
+                               _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(b, _mm256_mul_ps(V8(8.0f), d)), m5), vb)},
+                       y4[4];
+                interleave4(o, y4);
+                int left = s->OW - 4 * tx; /* pixels of this row from here on */
+                for (int q = 0; q < 4 && left > 0; q++, left -= 8) store_first(yr + 4 * tx + 8 * q, y4[q], left);
+            }
+#else
+            int full = s->OW / 4;
+            for (int tx = 0; tx < s->TW; tx++) {
+                float m0 = m[tx], m1 = m[n + tx], m2 = m[2 * n + tx], m3 = m[3 * n + tx], m4 = m[4 * n + tx],
+                      m5 = m[5 * n + tx];
+                float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+                float o[4] = {m0 + a + c, b + 2.0f * d, a + 4.0f * c, b + 8.0f * d + m5};
+                if (tx < full) {
+                    for (int j = 0; j < 4; j++) yr[4 * tx + j] = o[j] + bias;
+                } else {
+                    for (int j = 0; j < s->OW - 4 * tx; j++) yr[4 * tx + j] = o[j] + bias;
+                }
+            }
+#endif
+        }
+}
+
+/* One output channel of dy into Z (A dY A^T per tile; outputs past OH/OW count as 0). */
+static void dy_tf(const wino_shape *s, const float *dyc, const wino_ws *w, float *Zo, ptrdiff_t ks) {
+    int cols = 4 * s->TW, n = stage_stride(s);
+    float *E = w->E;
+    fill_plane(dyc, s->OH, s->OW, w->yp, cols);
+    for (int ty = 0; ty < s->TH; ty++)
+        for (int i = 0; i < 4; i++) { /* E[i][k2] = A applied along tile row i */
+            const float *p = w->yp + (size_t)(4 * ty + i) * cols;
+            float *e = E + i * 6 * n + ty * s->TW;
+#ifdef __AVX2__
+            for (int tx = 0; tx < s->TW; tx += 8) {
+                __m256 g[4];
+                deint4(p + 4 * tx, g);
+                __m256 pp = _mm256_add_ps(g[0], g[2]), q = _mm256_add_ps(g[1], g[3]),
+                       p2 = _mm256_add_ps(g[0], _mm256_mul_ps(V8(4.0f), g[2])),
+                       q2 = _mm256_add_ps(_mm256_mul_ps(V8(2.0f), g[1]), _mm256_mul_ps(V8(8.0f), g[3]));
+                __m256 o[6] = {g[0], _mm256_add_ps(pp, q), _mm256_sub_ps(pp, q), _mm256_add_ps(p2, q2),
+                               _mm256_sub_ps(p2, q2), g[3]};
+                for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx, o[k]);
+            }
+#else
+            for (int tx = 0; tx < s->TW; tx++, p += 4) {
+                float g0 = p[0], g1 = p[1], g2 = p[2], g3 = p[3];
+                float pp = g0 + g2, q = g1 + g3, p2 = g0 + 4.0f * g2, q2 = 2.0f * g1 + 8.0f * g3;
+                e[tx] = g0;
+                e[n + tx] = pp + q;
+                e[2 * n + tx] = pp - q;
+                e[3 * n + tx] = p2 + q2;
+                e[4 * n + tx] = p2 - q2;
+                e[5 * n + tx] = g3;
+            }
+#endif
+        }
+    for (int k2 = 0; k2 < 6; k2++) tf_a(E + k2 * n, 6 * n, Zo + k2 * ks, 6 * ks, s->tpi); /* Z[k1][k2] */
+}
+
+/* dx (one channel of one image) += the adjoint input transform of dV (in V's layout). */
+static void adj_in_tf(const wino_shape *s, const float *dVc, ptrdiff_t ks, const wino_ws *w, float *dxc) {
+    int rows = 4 * s->TH + 2, cols = 4 * s->TW + 2, n = s->tpi;
+    float *D = w->D;
+    for (int k2 = 0; k2 < 6; k2++) tf_b(dVc + k2 * ks, 6 * ks, D + k2 * n, 6 * n, n); /* D[i][k2] */
+    /* Neighbouring tiles overlap by 2: add them up in a padded plane, in tile order. */
+    memset(w->ap, 0, (size_t)rows * cols * sizeof *w->ap);
+    for (int ty = 0; ty < s->TH; ty++)
+        for (int i = 0; i < 6; i++) {
+            float *p = w->ap + (size_t)(4 * ty + i) * cols;
+            const float *v = D + i * 6 * n + ty * s->TW;
+#ifdef __AVX2__
+            __m256 carry = _mm256_setzero_ps();
+            for (int tx = 0; tx < s->TW; tx += 8) {
+                /* Lanes past the row's last tile hold stray values: zero them, as their
+                 * sums land in the plane. */
+                __m256 keep = _mm256_castsi256_ps(lanes_below(s->TW - tx));
+                __m256 v0 = _mm256_and_ps(_mm256_loadu_ps(v + tx), keep),
+                       v1 = _mm256_and_ps(_mm256_loadu_ps(v + n + tx), keep),
+                       v2 = _mm256_and_ps(_mm256_loadu_ps(v + 2 * n + tx), keep),
+                       v3 = _mm256_and_ps(_mm256_loadu_ps(v + 3 * n + tx), keep),
+                       v4 = _mm256_and_ps(_mm256_loadu_ps(v + 4 * n + tx), keep),
+                       v5 = _mm256_and_ps(_mm256_loadu_ps(v + 5 * n + tx), keep);
+                __m256 s12 = _mm256_add_ps(v1, v2), s34 = _mm256_add_ps(v3, v4);
+                __m256 lo[4] = {
+                    _mm256_mul_ps(V8(4.0f), v0),
+                    _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(V8(4.0f), _mm256_sub_ps(v2, v1)),
+                                                _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(v4, v3))),
+                                  _mm256_mul_ps(V8(4.0f), v5)),
+                    _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(V8(-5.0f), v0), _mm256_mul_ps(V8(4.0f), s12)), s34),
+                    _mm256_sub_ps(_mm256_add_ps(_mm256_sub_ps(v1, v2), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(v3, v4))),
+                                  _mm256_mul_ps(V8(5.0f), v5))};
+                __m256 hi[4] = {_mm256_add_ps(_mm256_add_ps(v0, s12), s34), v5, _mm256_setzero_ps(),
+                                _mm256_setzero_ps()};
+                __m256 a[4], b[4];
+                interleave4(lo, a); /* pixels 0-3 of each tile */
+                interleave4(hi, b); /* pixels 4-5, the next tile's 0-1 */
+                /* b belongs 4 pixels further on: shift it in registers (the upper half of the
+                 * vector before comes in) rather than add it to the plane at an offset of
+                 * 4, whose loads would straddle the stores just made and stall. */
+                float *q = p + 4 * tx;
+                for (int k = 0; k < 4; k++) {
+                    __m256 sh = _mm256_permute2f128_ps(carry, b[k], 0x21);
+                    _mm256_storeu_ps(q + 8 * k, _mm256_add_ps(_mm256_loadu_ps(q + 8 * k), _mm256_add_ps(a[k], sh)));
+                    carry = b[k];
+                }
+            }
+            float *q = p + 4 * ((s->TW + 7) / 8 * 8); /* past the last group: its carry */
+            _mm_storeu_ps(q, _mm_add_ps(_mm_loadu_ps(q), _mm256_extractf128_ps(carry, 1)));
+#else
+            for (int tx = 0; tx < s->TW; tx++, p += 4) {
+                float v0 = v[tx], v1 = v[n + tx], v2 = v[2 * n + tx], v3 = v[3 * n + tx], v4 = v[4 * n + tx],
+                      v5 = v[5 * n + tx];
+                p[0] += 4.0f * v0;
+                p[1] += 4.0f * (v2 - v1) + 2.0f * (v4 - v3) + 4.0f * v5;
+                p[2] += -5.0f * v0 - 4.0f * (v1 + v2) - (v3 + v4);
+                p[3] += (v1 - v2) + 2.0f * (v3 - v4) - 5.0f * v5;
+                p[4] += v0 + (v1 + v2) + (v3 + v4);
+                p[5] += v5;
+            }
+#endif
+        }
+    for (int r = 0; r < s->H; r++) add_row(dxc + (size_t)r * s->W, w->ap + (size_t)(r + s->PH) * cols + s->PW, s->W);
+}
+
+void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias, float *y,
+              float *ws) {
+    wino_ws w = split_ws(s, ws);
+    size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
+    ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, mks = (ptrdiff_t)s->OC * s->tb;
+    memset(w.xp, 0, plane_floats(s) * sizeof *w.xp);
+    for (int b0 = 0; b0 < n; b0 += s->ipb) {
+        int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = nb * s->tpi;
+        for (int bi = 0; bi < nb; bi++)
+            for (int c = 0; c < s->C; c++)
+                in_tf(s, x + ((size_t)(b0 + bi) * s->C + c) * xs, &w, w.V + (size_t)c * s->tb + bi * s->tpi, vks);
+        for (int k = 0; k < 36; k++)
+            sgemm(simd, 0, 0, s->OC, nt, s->C, 1.0f, U + (size_t)k * s->OC * s->C, s->C, w.V + k * vks, s->tb, 0.0f,
+                  w.M + k * mks, s->tb, w.gws);
+        for (int bi = 0; bi < nb; bi++)
+            for (int oc = 0; oc < s->OC; oc++)
+                out_tf(s, w.M + (size_t)oc * s->tb + bi * s->tpi, mks, &w, bias ? bias[oc] : 0.0f,
+                       y + ((size_t)(b0 + bi) * s->OC + oc) * ys);
+    }
+}
+
+void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n, float *dU,
+              float *dx, float *ws) {
+    wino_ws w = split_ws(s, ws);
+    size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
+    ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, zks = (ptrdiff_t)s->OC * s->tb;
+    memset(w.xp, 0, 2 * plane_floats(s) * sizeof *w.xp); /* xp and yp */
+    for (int b0 = 0; b0 < n; b0 += s->ipb) {
+        int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = nb * s->tpi;
+        for (int bi = 0; bi < nb; bi++) {
+            for (int c = 0; c < s->C; c++)
+                in_tf(s, x + ((size_t)(b0 + bi) * s->C + c) * xs, &w, w.V + (size_t)c * s->tb + bi * s->tpi, vks);
+            for (int oc = 0; oc < s->OC; oc++)
+                dy_tf(s, dy + ((size_t)(b0 + bi) * s->OC + oc) * ys, &w, w.M + (size_t)oc * s->tb + bi * s->tpi,
+                      zks);
+        }
+        for (int k = 0; k < 36; k++) {
+            float *Vk = w.V + k * vks, *Zk = w.M + k * zks;
+            const float *Uk = U + (size_t)k * s->OC * s->C;
+            sgemm(simd, 0, 1, s->OC, s->C, nt, 1.0f, Zk, s->tb, Vk, s->tb, 1.0f, dU + (size_t)k * s->OC * s->C,
+                  s->C, w.gws);
+            /* V_k is spent: dV_k takes its place. */
+            if (dx) sgemm(simd, 1, 0, s->C, nt, s->OC, 1.0f, Uk, s->C, Zk, s->tb, 0.0f, Vk, s->tb, w.gws);
+        }
+        if (dx)
+            for (int bi = 0; bi < nb; bi++)
+                for (int c = 0; c < s->C; c++)
+                    adj_in_tf(s, w.V + (size_t)c * s->tb + bi * s->tpi, vks, &w,
+                              dx + ((size_t)(b0 + bi) * s->C + c) * xs);
+    }
+}
+#undef r16

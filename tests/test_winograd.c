@@ -1,0 +1,246 @@
+/* test_winograd.c - the Winograd F(4x4, 3x3) kernels (forward with bias, input gradient,
+ * weight gradient) on every SIMD path this CPU runs, against a naive direct convolution
+ * accumulated in double, on odd shapes: batch 1 and 3, 1..32 channels, images from 1x1 to
+ * 28x28 (not multiples of the 4x4 tile), padding 0, 1 and 2.
+ *
+ * Tolerance: F(4x4, 3x3) in fp32 rounds through transforms with entries up to 8 and 1/24,
+ * so its error is relative to the size of the whole result rather than of each value: an
+ * element may be off by 1e-4 of the largest |value| of its tensor (observed: below 1e-5).
+ * Also checks that gradients are added (not stored) and that dx NULL is accepted, and, through
+ * the conv layer, that the Winograd path gives the same bits for 1, 2 and 3 threads, that
+ * CNN_CONV=auto picks it for these channel counts, and that it agrees with CNN_CONV=gemm. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "graph/graph.h"
+#include "kernels/cpu.h"
+#include "kernels/winograd.h"
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng_state >> 40) * (1.0 / (1 << 23))) - 1.0f;
+}
+
+static const double TOL = 1e-4;
+static double worst_seen;
+
+typedef struct cs { int N, C, OC, H, W, P; } cs;
+
+static float *randv(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    for (size_t i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+
+/* The naive twins: y = conv(x) + bias, dx = conv^T(dy), dw = x (*) dy, all in double. */
+static void ref_all(const cs *c, const float *x, const float *w, const float *bias, const float *dy, double *y,
+                    double *dx, double *dw) {
+    int OH = c->H + 2 * c->P - 2, OW = c->W + 2 * c->P - 2;
+    memset(y, 0, sizeof *y * (size_t)c->N * c->OC * OH * OW);
+    memset(dx, 0, sizeof *dx * (size_t)c->N * c->C * c->H * c->W);
+    memset(dw, 0, sizeof *dw * (size_t)c->OC * c->C * 9);
+    for (int b = 0; b < c->N; b++)
+        for (int o = 0; o < c->OC; o++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    size_t yi = (((size_t)b * c->OC + o) * OH + oh) * OW + ow;
+                    double acc = bias[o], g = dy[yi];
+                    for (int ch = 0; ch < c->C; ch++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++) {
+                                int ih = oh + kh - c->P, iw = ow + kw - c->P;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
+                                size_t xi = (((size_t)b * c->C + ch) * c->H + ih) * c->W + iw;
+                                size_t wi = (((size_t)o * c->C + ch) * 3 + kh) * 3 + kw;
+                                acc += (double)w[wi] * x[xi];
+                                dx[xi] += (double)w[wi] * g;
+                                dw[wi] += (double)x[xi] * g;
+                            }
+                    y[yi] = acc;
+                }
+}
+
+/* max |got - base - want| / max |want| <= TOL; base (the prior contents) may be NULL. */
+static int close_to(const char *what, const cs *c, int level, const float *got, const float *base,
+                    const double *want, size_t n) {
+    double big = 0, err = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = fabs(want[i]);
+        if (v > big) big = v;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - (base ? base[i] : 0.0) - want[i]);
+        if (!(e <= err)) err = e; /* NaN sticks */
+    }
+    double rel = big > 0 ? err / big : err;
+    if (rel > worst_seen || rel != rel) worst_seen = rel;
+    int ok = rel <= TOL;
+    CHECK(ok, "%s on %s: N%d C%d OC%d %dx%d pad %d: max error %.3g of max |value| %.3g", what, simd_name(level),
+          c->N, c->C, c->OC, c->H, c->W, c->P, err, big);
+    return ok;
+}
+
+static void run_case(const cs *c) {
+    int OH = c->H + 2 * c->P - 2, OW = c->W + 2 * c->P - 2;
+    size_t nx = (size_t)c->N * c->C * c->H * c->W, ny = (size_t)c->N * c->OC * OH * OW,
+           nw = (size_t)c->OC * c->C * 9;
+    float *x = randv(nx), *w = randv(nw), *bias = randv((size_t)c->OC), *dy = randv(ny);
+    float *dx0 = randv(nx), *dw0 = randv(nw);
+    double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    ref_all(c, x, w, bias, dy, y, dx, dw);
+
+    wino_shape s;
+    wino_shape_init(&s, c->C, c->H, c->W, c->OC, c->P, c->P);
+    CHECK(s.OH == OH && s.OW == OW, "shape %dx%d, expected %dx%d", s.OH, s.OW, OH, OW);
+    float *U = malloc(wino_u_floats(&s) * sizeof *U), *dU = malloc(wino_u_floats(&s) * sizeof *dU);
+    size_t nws = wino_ws_floats(&s);
+    float *ws = malloc(nws * sizeof *ws);
+    float *yg = malloc(ny * sizeof *yg), *dxg = malloc(nx * sizeof *dxg), *dwg = malloc(nw * sizeof *dwg);
+    for (int level = 0; level < SIMD_COUNT; level++) {
+        if (!simd_supported(level)) continue;
+        for (size_t i = 0; i < nws; i++) ws[i] = NAN; /* scratch must not be read before written */
+        for (size_t i = 0; i < ny; i++) yg[i] = NAN;                 /* y is stored, never read */
+        wino_weights(w, c->OC, c->C, U);
+        wino_fwd(level, &s, U, x, c->N, bias, yg, ws);
+        close_to("forward", c, level, yg, NULL, y, ny);
+
+        memcpy(dxg, dx0, nx * sizeof *dxg);
+        memcpy(dwg, dw0, nw * sizeof *dwg);
+        memset(dU, 0, wino_u_floats(&s) * sizeof *dU);
+        wino_bwd(level, &s, U, x, dy, c->N, dU, dxg, ws);
+        wino_dweights(dU, c->OC, c->C, dwg);
+        close_to("input gradient", c, level, dxg, dx0, dx, nx);
+        close_to("weight gradient", c, level, dwg, dw0, dw, nw);
+
+        /* Without dx (a first layer) the weight gradient is the same. */
+        memcpy(dwg, dw0, nw * sizeof *dwg);
+        memset(dU, 0, wino_u_floats(&s) * sizeof *dU);
+        wino_bwd(level, &s, U, x, dy, c->N, dU, NULL, ws);
+        wino_dweights(dU, c->OC, c->C, dwg);
+        close_to("weight gradient (dx NULL)", c, level, dwg, dw0, dw, nw);
+    }
+    free(U), free(dU), free(ws), free(yg), free(dxg), free(dwg);
+    free(x), free(w), free(bias), free(dy), free(dx0), free(dw0), free(y), free(dx), free(dw);
+}
+
+/* Two conv layers (9 -> 12 -> 8 channels, padding 1 then 0, 10x10) on 11 images, forward
+ * and backward with CNN_CONV=algo on `threads` threads. */
+enum { LN = 11 };
+typedef struct lrun { float *y, *dx, *gw; int64_t ny, nx, np; } lrun;
+
+static int layer_run(const char *algo, int threads, lrun *o) {
+    static const char *doc = "layers:\n"
+                             "  - {type: conv, filters: 12, kernel: 3, padding: 1}\n"
+                             "  - {type: conv, filters: 8, kernel: 3, padding: 0, bias: false}\n";
+    setenv("CNN_CONV", algo, 1);
+    graph g;
+    memset(&g, 0, sizeof g);
+    ynode *root = NULL;
+    cnn_error e = {0};
+    int rc = ytree_parse(doc, strlen(doc), "wino", &root, &e);
+    if (!rc) rc = graph_build(&g, ytree_get(root, "layers"), "wino", (shape){9, 10, 10}, &e);
+    if (!rc) {
+        graph_init(&g, 3);
+        rc = graph_set_threads(&g, threads, &e);
+    }
+    if (!rc) rc = graph_reserve(&g, LN, 1, &e);
+    CHECK(rc == 0, "layer run (%s, %d threads): %s", algo, threads, e.msg);
+    if (!rc) {
+        o->nx = (int64_t)LN * 9 * 10 * 10;
+        o->ny = (int64_t)LN * shape_size(graph_out_shape(&g));
+        o->np = g.nparams;
+        float *x = malloc((size_t)o->nx * sizeof *x), *dout = malloc((size_t)o->ny * sizeof *dout);
+        for (int64_t i = 0; i < o->nx; i++) x[i] = (float)((i * 7919) % 101 - 50) / 50.0f;
+        for (int64_t i = 0; i < o->ny; i++) dout[i] = (float)((i * 104729) % 37 - 18) / 18.0f;
+        o->y = malloc((size_t)o->ny * sizeof *o->y);
+        o->dx = calloc((size_t)o->nx, sizeof *o->dx);
+        o->gw = malloc((size_t)o->np * sizeof *o->gw);
+        g.dinput = o->dx;
+        memcpy(o->y, graph_forward(&g, x, LN, 1, 7, 3), (size_t)o->ny * sizeof *o->y);
+        graph_backward(&g, dout, LN, 7, 3);
+        memcpy(o->gw, g.grads, (size_t)o->np * sizeof *o->gw);
+        free(x);
+        free(dout);
+    }
+    graph_free(&g);
+    if (root) ytree_free(root);
+    unsetenv("CNN_CONV");
+    return rc;
+}
+
+static int same_run(const lrun *a, const lrun *b) {
+    return a->ny == b->ny && a->nx == b->nx && a->np == b->np && !memcmp(a->y, b->y, (size_t)a->ny * sizeof *a->y) &&
+           !memcmp(a->dx, b->dx, (size_t)a->nx * sizeof *a->dx) && !memcmp(a->gw, b->gw, (size_t)a->np * sizeof *a->gw);
+}
+
+/* max |a - b| <= TOL * max |b| over each of the three results. */
+static int near_run(const lrun *a, const lrun *b) {
+    const float *pa[3] = {a->y, a->dx, a->gw}, *pb[3] = {b->y, b->dx, b->gw};
+    int64_t n[3] = {a->ny, a->nx, a->np};
+    for (int k = 0; k < 3; k++) {
+        double big = 0, err = 0;
+        for (int64_t i = 0; i < n[k]; i++) {
+            if (fabs(pb[k][i]) > big) big = fabs(pb[k][i]);
+            if (!(fabs((double)pa[k][i] - pb[k][i]) <= err)) err = fabs((double)pa[k][i] - pb[k][i]);
+        }
+        if (!(err <= TOL * big)) return 0;
+    }
+    return 1;
+}
+
+static void free_run(lrun *o) { free(o->y), free(o->dx), free(o->gw); }
+
+static void layer_checks(void) {
+    lrun w1 = {0}, w2 = {0}, w3 = {0}, au = {0}, ge = {0};
+    if (layer_run("winograd", 1, &w1) || layer_run("winograd", 2, &w2) || layer_run("winograd", 3, &w3) ||
+        layer_run("auto", 2, &au) || layer_run("gemm", 2, &ge))
+        return;
+    CHECK(same_run(&w1, &w2) && same_run(&w1, &w3), "the Winograd layer's bits depend on the thread count");
+    CHECK(same_run(&w1, &au), "CNN_CONV=auto did not take Winograd for 9 and 12 channels");
+    CHECK(near_run(&w1, &ge), "the Winograd layer disagrees with the GEMM layer");
+    CHECK(!same_run(&w1, &ge), "CNN_CONV=gemm gave Winograd's bits: the switch did nothing");
+    free_run(&w1), free_run(&w2), free_run(&w3), free_run(&au), free_run(&ge);
+}
+
+int main(void) {
+    static const int chans[] = {1, 3, 17, 32};
+    static const int sizes[][2] = {{1, 1}, {2, 7}, {5, 5}, {7, 2}, {13, 13}, {28, 28}, {1, 28}, {28, 5}};
+    int ncase = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (int p = 0; p <= 2; p++)
+            for (int ci = 0; ci < 4; ci++)
+                for (int oi = 0; oi < 4; oi++) {
+                    cs c = {1 + 2 * (ncase % 2), chans[ci], chans[oi], sizes[si][0], sizes[si][1], p};
+                    if (c.H + 2 * p < 3 || c.W + 2 * p < 3) continue; /* the kernel does not fit */
+                    /* The naive twin is slow on the largest shapes: those run at batch 1 and
+                     * padding 1 only. */
+                    if (c.H * c.W > 200 && c.C * c.OC > 100) {
+                        if (p != 1) continue;
+                        c.N = 1;
+                    }
+                    run_case(&c);
+                    ncase++;
+                }
+    /* Enough images for several blocks of images (ipb of them per block). */
+    cs many = {13, 17, 9, 7, 7, 1};
+    run_case(&many);
+
+    layer_checks();
+
+    /* The algorithm switch is read from the environment on every call. */
+    setenv("CNN_CONV", "gemm", 1);
+    CHECK(conv_algo_from_env() == CONV_GEMM, "CNN_CONV=gemm gave %d", conv_algo_from_env());
+    setenv("CNN_CONV", "winograd", 1);
+    CHECK(conv_algo_from_env() == CONV_WINOGRAD, "CNN_CONV=winograd gave %d", conv_algo_from_env());
+    setenv("CNN_CONV", "bogus", 1);
+    CHECK(conv_algo_from_env() == CONV_AUTO, "CNN_CONV=bogus gave %d", conv_algo_from_env());
+    unsetenv("CNN_CONV");
+    CHECK(conv_algo_from_env() == CONV_AUTO, "unset CNN_CONV gave %d", conv_algo_from_env());
+    printf("%d shapes; largest error %.2g of the largest |value| (tolerance %.0e)\n", ncase + 1, worst_seen, TOL);
+    return check_done();
+}
