@@ -4,6 +4,7 @@
 #include "check.h"
 #include "graph/graph.h"
 #include "kernels/cpu.h"
+#include "kernels/maxpool2.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,16 @@ static const tcase cases[] = {
     {"maxpool", "- {type: maxpool, kernel: 3, stride: 1, padding: 1}", 2, 5, 4},
     {"avgpool", "- {type: avgpool, kernel: 2}", 2, 6, 5},
     {"avgpool", "- {type: avgpool, kernel: 3, stride: 2, padding: 1}", 2, 5, 6},
+    /* the 2x2 kernel: odd height and width (uncovered last row and column), 1x1 output,
+     * and behind a layer, so that it stores its input gradient instead of adding */
+    {"maxpool", "- {type: maxpool, kernel: 2}", 3, 7, 9},
+    {"maxpool", "- {type: maxpool, kernel: 2}", 2, 2, 3},
+    {"maxpool", "- tanh\n- {type: maxpool, kernel: 2}", 2, 5, 11},
     {"gap", "- {type: gap}", 3, 4, 5},
     {"batchnorm", "- {type: batchnorm}", 3, 4, 5},
+    {"batchnorm", "- {type: batchnorm}", 5, 1, 1},
+    {"batchnorm", "- tanh\n- {type: batchnorm}", 2, 7, 5},
+    {"dropout", "- tanh\n- {type: dropout, rate: 0.3}", 2, 3, 5},
     {"dropout", "- {type: dropout, rate: 0.3}", 2, 4, 5},
     {"relu", "- relu", 2, 3, 5},
     {"leaky", "- {type: leaky, slope: 0.1}", 2, 3, 5},
@@ -266,6 +275,212 @@ static void fold_vs_plain(int simd) {
     ytree_free(root);
 }
 
+/* A batchnorm that is not folded (after a dense layer) applies its fused relu itself in
+ * evaluation too: the same bits as with the relu as a separate layer. */
+static void bn_relu_eval(int simd) {
+    const char *doc = "layers:\n- {type: dense, units: 6}\n- batchnorm\n- relu\n- {type: dense, units: 3}\n";
+    ynode *root;
+    cnn_error e = {0};
+    CHECK(ytree_parse(doc, strlen(doc), "bnrelu", &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), "bnrelu", (shape){2, 3, 3}, &e) == 0, "%s", e.msg);
+    CHECK(g.nodes[2].act == ACT_RELU && !g.nodes[2].folded_into, "the relu is fused into an unfolded batchnorm");
+    graph_init(&g, 6);
+    graph_set_threads(&g, 2, &e);
+    g.simd = simd;
+    int n = 5;
+    float in[5 * 18], y1[5 * 3];
+    for (int i = 0; i < n * 18; i++) in[i] = (float)((i * 29) % 23) / 7.0f - 1.5f;
+    graph_reserve(&g, n, 1, &e);
+    for (int k = 0; k < 3; k++) graph_forward(&g, in, n, 1, 1, (uint64_t)k);
+    graph_reserve(&g, n, 0, &e);
+    memcpy(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1);
+    graph_unfuse(&g);
+    graph_reserve(&g, n, 0, &e);
+    CHECK(memcmp(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1) == 0, "batchnorm + relu in evaluation (%s)",
+          simd_name(simd));
+    graph_free(&g);
+    ytree_free(root);
+}
+
+/* The 2x2 max pool kernel against its definition, on every SIMD path: widths around the
+ * vector steps (8 and 4 outputs), ties (values on a coarse grid) and NaNs. */
+static void maxpool2_vs_naive(int simd) {
+    enum { MAXW = 2 * 21 + 1, ROWS = 5 };
+    static float xs[2 * ROWS * MAXW], y[ROWS * 21], dy[ROWS * 21], dx[2 * ROWS * MAXW], ref[2 * ROWS * MAXW];
+    static uint8_t a[ROWS * 21];
+    int bad = 0;
+    for (int OW = 1; OW <= 21; OW++) {
+        int W = 2 * OW + (OW & 1); /* odd widths too: the last column is in no window */
+        for (int i = 0; i < 2 * ROWS * W; i++) {
+            xs[i] = (float)((i * 7 + OW) % 5) - 2.0f; /* many ties */
+            if ((i * 13 + OW) % 17 == 0) xs[i] = NAN;
+        }
+        for (int i = 0; i < ROWS * OW; i++) dy[i] = 0.25f * (float)(i % 9) - 1.0f;
+        maxpool2_fwd(simd, xs, W, y, a, OW, ROWS);
+        for (int row = 0; row < ROWS; row++)
+            for (int ow = 0; ow < OW; ow++) {
+                const float *p0 = xs + 2 * row * W + 2 * ow, *p1 = p0 + W;
+                float v[4] = {p0[0], p0[1], p1[0], p1[1]}, best = v[0];
+                int k = 0;
+                for (int t = 1; t < 4; t++)
+                    if (v[t] > best) best = v[t], k = t;
+                int o = row * OW + ow;
+                if (memcmp(&best, y + o, sizeof best) || a[o] != k) bad++;
+            }
+        /* the same maxima without argmax */
+        float y2[ROWS * 21];
+        maxpool2_fwd(simd, xs, W, y2, NULL, OW, ROWS);
+        if (memcmp(y, y2, (size_t)(ROWS * OW) * sizeof *y)) bad++;
+        for (int store = 0; store < 2; store++) {
+            for (int i = 0; i < 2 * ROWS * W; i++) dx[i] = ref[i] = store ? NAN : 0.5f * (float)(i % 3);
+            for (int row = 0; row < ROWS; row++)
+                for (int ow = 0; ow < OW; ow++) {
+                    float *p0 = ref + 2 * row * W + 2 * ow, *t[4] = {p0, p0 + 1, p0 + W, p0 + W + 1};
+                    for (int k = 0; k < 4; k++) {
+                        float e = a[row * OW + ow] == k ? dy[row * OW + ow] : 0.0f;
+                        *t[k] = store ? e : *t[k] + e;
+                    }
+                }
+            maxpool2_bwd(simd, dy, a, dx, W, OW, ROWS, store);
+            if (memcmp(dx, ref, (size_t)(2 * ROWS * W) * sizeof *dx)) bad++;
+        }
+    }
+    CHECK(bad == 0, "maxpool 2x2 kernel (%s): %d mismatches with the definition", simd_name(simd), bad);
+}
+
+/* Runs `doc` (input n x c x h x w) forward in training and backward with dout; copies the
+ * output, input gradient and parameter gradients (nparams) out, and into tcopy (unless
+ * NULL) the first two tensors of the first layer that has any (of the first two), then
+ * their gradients (c values each). */
+static void run_graph(const char *doc, int simd, int threads, int n, int c, int h, int w, const float *in,
+                      const float *dout, float *out, float *din, float *grads, int64_t *nparams, float *tcopy) {
+    ynode *root;
+    cnn_error e = {0};
+    CHECK(ytree_parse(doc, strlen(doc), "case", &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), "case", (shape){c, h, w}, &e) == 0, "%s", e.msg);
+    graph_init(&g, 4);
+    for (int64_t i = 0; i < g.nparams; i++) g.params[i] += 0.1f * (float)((i * 7919) % 13 - 6) / 6.0f;
+    graph_set_threads(&g, threads, &e);
+    g.simd = simd;
+    CHECK(graph_reserve(&g, n, 1, &e) == 0, "%s", e.msg);
+    int64_t no = n * shape_size(graph_out_shape(&g));
+    memcpy(out, graph_forward(&g, in, n, 1, 1, 0), (size_t)no * sizeof *out);
+    g.dinput = din;
+    memset(din, 0, (size_t)n * (size_t)(c * h * w) * sizeof *din);
+    graph_backward(&g, dout, n, 1, 0);
+    memcpy(grads, g.grads, (size_t)g.nparams * sizeof *grads);
+    *nparams = g.nparams;
+    node *first = g.nodes[1].nt ? &g.nodes[1] : &g.nodes[2];
+    for (int k = 0; tcopy && k < 2; k++) {
+        memcpy(tcopy + k * c, first->t[k].data, (size_t)c * sizeof *tcopy);
+        memcpy(tcopy + (2 + k) * c, first->t[k].grad, (size_t)c * sizeof *tcopy);
+    }
+    graph_free(&g);
+    ytree_free(root);
+}
+
+/* Batchnorm (training) against a naive double-precision twin, with and without a fused relu,
+ * on odd plane sizes, 1x1 planes and batch 1; and bit for bit on 2 and 3 threads. Behind a
+ * dropout of rate 0 (an exact identity) it stores its input gradient, else it adds. */
+static void batchnorm_vs_naive(int simd, int n, int c, int h, int w, int relu, int store) {
+    char doc[256];
+    snprintf(doc, sizeof doc, "layers:\n%s- {type: batchnorm}\n%s", store ? "- {type: dropout, rate: 0}\n" : "",
+             relu ? "- relu\n" : "");
+    int64_t hw = (int64_t)h * w, total = n * c * hw;
+    float *in = malloc((size_t)total * sizeof *in), *dout = malloc((size_t)total * sizeof *dout);
+    float *y = malloc((size_t)total * sizeof *y), *dx = malloc((size_t)total * sizeof *dx);
+    float *y3 = malloc((size_t)total * sizeof *y3), *dx3 = malloc((size_t)total * sizeof *dx3);
+    float gr[4 * 64], gr3[4 * 64], tv[4 * 64];
+    for (int64_t i = 0; i < total; i++) {
+        in[i] = (float)((i * 37) % 101) / 25.0f - 2.0f + 0.3f * (float)((i / hw) % c);
+        dout[i] = (float)((i * 11) % 23) / 11.0f - 1.0f;
+    }
+    int64_t np;
+    run_graph(doc, simd, 2, n, c, h, w, in, dout, y, dx, gr, &np, tv);
+    run_graph(doc, simd, 3, n, c, h, w, in, dout, y3, dx3, gr3, &np, NULL);
+    CHECK(!memcmp(y, y3, (size_t)total * sizeof *y) && !memcmp(dx, dx3, (size_t)total * sizeof *dx) &&
+              !memcmp(gr, gr3, (size_t)np * sizeof *gr),
+          "batchnorm %dx%dx%dx%d relu %d store %d (%s): 2 and 3 threads differ", n, c, h, w, relu, store,
+          simd_name(simd));
+    double worst = 0;
+    for (int ch = 0; ch < c; ch++) {
+        double gamma = tv[ch], beta = tv[c + ch];
+        double M = (double)n * hw, s = 0, ss = 0, sdy = 0, sdyx = 0;
+        for (int b = 0; b < n; b++)
+            for (int64_t i = 0; i < hw; i++) s += in[(b * c + ch) * hw + i];
+        double mean = s / M;
+        for (int b = 0; b < n; b++)
+            for (int64_t i = 0; i < hw; i++) ss += pow(in[(b * c + ch) * hw + i] - mean, 2);
+        double inv = 1.0 / sqrt(ss / M + 1e-5);
+        for (int b = 0; b < n; b++)
+            for (int64_t i = 0; i < hw; i++) {
+                int64_t o = (b * c + ch) * hw + i;
+                double xh = (in[o] - mean) * inv, t = gamma * xh + beta, d = relu && t <= 0 ? 0 : dout[o];
+                worst = fmax(worst, fabs(y[o] - (relu && t < 0 ? 0 : t)) / (1 + fabs(t)));
+                sdy += d;
+                sdyx += d * xh;
+            }
+        worst = fmax(worst, fabs(tv[2 * c + ch] - sdyx) / (1 + fabs(sdyx)));
+        worst = fmax(worst, fabs(tv[3 * c + ch] - sdy) / (1 + fabs(sdy)));
+        for (int b = 0; b < n; b++)
+            for (int64_t i = 0; i < hw; i++) {
+                int64_t o = (b * c + ch) * hw + i;
+                double xh = (in[o] - mean) * inv, t = gamma * xh + beta, d = relu && t <= 0 ? 0 : dout[o];
+                double ref = gamma * inv * (d - sdy / M - xh * sdyx / M);
+                worst = fmax(worst, fabs(dx[o] - ref) / (1 + fabs(ref)));
+            }
+    }
+    CHECK(worst < 1e-4, "batchnorm %dx%dx%dx%d relu %d store %d (%s) against the twin: worst relative error %g", n,
+          c, h, w, relu, store, simd_name(simd), worst);
+    free(in);
+    free(dout);
+    free(y);
+    free(dx);
+    free(y3);
+    free(dx3);
+}
+
+/* The 2x2 max pool layer with an input gradient stored (behind tanh) or added (graph
+ * input) against the general window loop, reached with an equivalent 2x2 window padded by
+ * 0 that is not the fast path: kernel [2, 2] with stride 2 IS the fast path, so the twin
+ * is a naive loop here. Odd sizes and batch 1. */
+static void maxpool_layer_vs_naive(int simd, int n, int c, int h, int w) {
+    const char *doc = "layers:\n- tanh\n- {type: maxpool, kernel: 2}\n";
+    int OH = h / 2, OW = w / 2;
+    int64_t ni = (int64_t)n * c * h * w, no = (int64_t)n * c * OH * OW;
+    float *in = malloc((size_t)ni * sizeof *in), *dout = malloc((size_t)no * sizeof *dout);
+    float *y = malloc((size_t)no * sizeof *y), *dx = malloc((size_t)ni * sizeof *dx), gr[1];
+    for (int64_t i = 0; i < ni; i++) in[i] = (float)((i * 29) % 31) / 10.0f - 1.5f;
+    for (int64_t i = 0; i < no; i++) dout[i] = (float)((i * 7) % 13) / 6.0f - 1.0f;
+    int64_t np;
+    run_graph(doc, simd, 2, n, c, h, w, in, dout, y, dx, gr, &np, NULL);
+    int bad = 0;
+    for (int64_t p = 0; p < (int64_t)n * c; p++) {
+        const float *xp = in + p * h * w;
+        double *d = calloc((size_t)(h * w), sizeof *d);
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                int bi = 2 * oh * w + 2 * ow;
+                for (int k = 1; k < 4; k++) {
+                    int j = (2 * oh + k / 2) * w + 2 * ow + k % 2;
+                    if (tanhf(xp[j]) > tanhf(xp[bi])) bi = j;
+                }
+                if (y[p * OH * OW + oh * OW + ow] != tanhf(xp[bi])) bad++;
+                d[bi] += dout[p * OH * OW + oh * OW + ow];
+            }
+        for (int j = 0; j < h * w; j++) {
+            double t = tanh(xp[j]), ref = d[j] * (1 - t * t);
+            if (fabs(dx[p * h * w + j] - ref) > 1e-5 * (1 + fabs(ref))) bad++;
+        }
+        free(d);
+    }
+    CHECK(bad == 0, "maxpool layer %dx%dx%dx%d (%s): %d mismatches", n, c, h, w, simd_name(simd), bad);
+    free(in);
+    free(dout);
+    free(y);
+    free(dx);
+}
+
 int main(void) {
     for (int l = 0; layer_registry[l]; l++) {
         int found = 0;
@@ -286,6 +501,21 @@ int main(void) {
         conv_vs_naive(simd, 1, 4, 5, 5, 8, 5, 1, 0, 1, 2, 1);
         fold_vs_plain(simd);
         dense_batch1(simd);
+        maxpool2_vs_naive(simd);
+        bn_relu_eval(simd);
+        maxpool_layer_vs_naive(simd, 1, 1, 2, 2);
+        maxpool_layer_vs_naive(simd, 1, 3, 7, 9);
+        maxpool_layer_vs_naive(simd, 3, 5, 28, 28);
+        maxpool_layer_vs_naive(simd, 2, 4, 14, 13);
+        for (int mode = 0; mode < 4; mode++) {
+            int relu = mode & 1, store = mode >> 1;
+            batchnorm_vs_naive(simd, 1, 3, 1, 1, relu, store);
+            batchnorm_vs_naive(simd, 1, 4, 5, 7, relu, store);
+            batchnorm_vs_naive(simd, 3, 5, 1, 1, relu, store);
+            batchnorm_vs_naive(simd, 4, 3, 7, 7, relu, store);
+            batchnorm_vs_naive(simd, 5, 2, 28, 28, relu, store);
+            batchnorm_vs_naive(simd, 2, 3, 9, 13, relu, store);
+        }
     }
     return check_done();
 }

@@ -249,7 +249,7 @@ static const float *forward(graph *g, const float *x, int n, int training, uint6
         bind_inputs(g, nd, x);
         double t0 = g->tfwd ? now_seconds() : 0;
         nd->ops->fwd(nd, &ex);
-        if (nd->act == ACT_RELU) {
+        if (nd->act == ACT_RELU && !nd->own_act) {
             act_job j = {nd->y, NULL};
             exec_for(&ex, (int64_t)n * shape_size(nd->out), 1, relu_range, &j);
         }
@@ -271,15 +271,17 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
         node *nd = &g->nodes[i];
         if (nd->alias) continue; /* its consumers wrote straight into its producer's gradient */
         bind_inputs(g, nd, NULL);
-        if (nd->act == ACT_RELU) {
+        if (nd->act == ACT_RELU && !nd->own_act) {
             act_job j = {nd->dy, nd->y};
             exec_for(&ex, (int64_t)n * shape_size(nd->out), 2, relu_mask_range, &j);
         }
+        nd->dx_fresh = 0;
         for (int k = 0; k < nd->nin; k++) {
             int j = nd->in[k];
             if (j == 0 || zeroed[j]) continue;
-            memset(g->nodes[j].dy, 0, (size_t)n * (size_t)shape_size(g->nodes[j].out) * sizeof(float));
             zeroed[j] = 1;
+            if (nd->bwd_store && nd->nin == 1) { nd->dx_fresh = 1; continue; } /* it stores, not adds */
+            memset(g->nodes[j].dy, 0, (size_t)n * (size_t)shape_size(g->nodes[j].out) * sizeof(float));
         }
         double t0 = g->tbwd ? now_seconds() : 0;
         nd->ops->bwd(nd, &ex);

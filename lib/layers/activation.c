@@ -16,6 +16,7 @@ static const keyspec leaky_keys[] = {
 static int act_infer(node *n, cnn_error *e) {
     (void)e;
     n->out = n->ins[0];
+    n->bwd_store = 1;
     return 0;
 }
 
@@ -35,7 +36,10 @@ typedef struct ctx { node *n; float a; } ctx;
         const float *X = c->n->x[0], *Y = c->n->y, *DY = c->n->dy;                             \
         float *DX = c->n->dx[0], a = c->a;                                                     \
         (void)a; (void)Y;                                                                      \
-        for (int64_t i = lo; i < hi; i++) { float x = X[i], y = Y[i]; (void)x; (void)y; DX[i] += DY[i] * (D); } \
+        if (c->n->dx_fresh)                                                                    \
+            for (int64_t i = lo; i < hi; i++) { float x = X[i], y = Y[i]; (void)x; (void)y; DX[i] = DY[i] * (D); } \
+        else                                                                                   \
+            for (int64_t i = lo; i < hi; i++) { float x = X[i], y = Y[i]; (void)x; (void)y; DX[i] += DY[i] * (D); } \
     }                                                                                          \
     static void NAME##_fwd(node *n, exec *x) {                                                 \
         ctx c = {n, (PSIZE) ? (float)((const leaky_p *)n->p)->slope : 0.0f};                         \

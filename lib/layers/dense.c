@@ -30,6 +30,7 @@ static int dense_infer(node *n, cnn_error *e) {
            b = sgemm_ws_floats(p->units, (int)in, CNN_MAX_BATCH), c = sgemm_ws_floats(CNN_MAX_BATCH, (int)in, p->units);
     n->ws_floats = a > b ? (a > c ? a : c) : (b > c ? b : c);
     n->macs = in * p->units;
+    n->bwd_store = 1; /* dx with beta 0 */
     return 0;
 }
 
@@ -89,7 +90,7 @@ static void bwd_part(void *arg, int ith, int nth) {
     split_range(N, ith, nth, &lo, &hi);
     if (hi > lo)
         sgemm(j->x->simd, 0, 0, (int)(hi - lo), j->in, j->out, 1.0f, n->dy + lo * j->out, j->out, n->t[0].data, j->in,
-              1.0f, n->dx[0] + lo * j->in, j->in, exec_ws(j->x, ith));
+              n->dx_fresh ? 0.0f : 1.0f, n->dx[0] + lo * j->in, j->in, exec_ws(j->x, ith));
 }
 
 static void dense_bwd(node *n, exec *x) {

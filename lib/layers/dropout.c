@@ -16,6 +16,7 @@ static int drop_infer(node *n, cnn_error *e) {
     (void)e;
     n->out = n->ins[0];
     n->saved_floats = shape_size(n->out);
+    n->bwd_store = 1;
     return 0;
 }
 
@@ -51,7 +52,12 @@ static void drop_fwd(node *n, exec *x) {
 
 static void bwd_range(void *arg, int64_t lo, int64_t hi) {
     ctx *c = arg;
-    for (int64_t i = lo; i < hi; i++) c->n->dx[0][i] += c->n->dy[i] * c->n->saved[i];
+    float *restrict dx = c->n->dx[0];
+    const float *restrict dy = c->n->dy, *restrict m = c->n->saved;
+    if (c->n->dx_fresh)
+        for (int64_t i = lo; i < hi; i++) dx[i] = dy[i] * m[i];
+    else
+        for (int64_t i = lo; i < hi; i++) dx[i] += dy[i] * m[i];
 }
 
 static void drop_bwd(node *n, exec *x) {

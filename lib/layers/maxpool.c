@@ -1,53 +1,44 @@
-/* maxpool.c - max over windows; the winner's index is kept for backward (training). */
+/* maxpool.c - max over windows; the winner is kept for backward (training). The common
+ * 2x2 stride 2 window without padding has its own kernel (kernels/maxpool2.h): vector selects,
+ * and the winner kept as a one-byte tap index instead of an int32 input index, a quarter
+ * of the memory traffic. Other windows keep the int32 index. */
 #include "window.h"
+#include "../kernels/maxpool2.h"
 #include <float.h>
 #include <stdint.h>
+#include <string.h>
 
 static const keyspec maxpool_keys[] = {WINDOW_KEYS};
 
+static int is_2x2(const window *w) {
+    return w->KH == 2 && w->KW == 2 && w->SH == 2 && w->SW == 2 && w->PH == 0 && w->PW == 0;
+}
+
 static int maxpool_infer(node *n, cnn_error *e) {
     if (window_infer(n, e)) return e ? e->code : CNN_ERR_CONFIG;
-    n->saved_floats = shape_size(n->out); /* argmax as int32 */
+    window w = window_of(n);
+    /* argmax per output: bytes for the 2x2 path, else int32 */
+    n->saved_floats = is_2x2(&w) ? (shape_size(n->out) + 3) / 4 : shape_size(n->out);
+    n->bwd_store = 1;
     return 0;
 }
 
-typedef struct ctx { node *n; window w; int train; } ctx;
+typedef struct ctx { node *n; window w; int train, store, simd; } ctx;
 
-/* The common 2x2 stride 2 window without padding: no bounds checks, rows in pairs. Ties
- * and NaN resolve as in the general loop (first maximum in row-major order wins). */
-static void fwd_2x2(const window *w, const float *x, float *y, int32_t *a) {
-    for (int oh = 0; oh < w->OH; oh++) {
-        const float *r0 = x + 2 * oh * w->W, *r1 = r0 + w->W;
-        for (int ow = 0; ow < w->OW; ow++) {
-            float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
-            /* selects, not branches: which tap wins is random, so branches would mispredict */
-            int b1 = v1 > v0;
-            float m = b1 ? v1 : v0;
-            int k = b1;
-            int b2 = v2 > m;
-            m = b2 ? v2 : m;
-            k = b2 ? 2 : k;
-            int b3 = v3 > m;
-            m = b3 ? v3 : m;
-            k = b3 ? 3 : k;
-            y[oh * w->OW + ow] = m;
-            if (a) a[oh * w->OW + ow] = (2 * oh + (k >> 1)) * w->W + 2 * ow + (k & 1);
-        }
-    }
-}
-
-/* One (image, channel) plane per item. */
+/* One (image, channel) plane per item. With an even height the row pairs of consecutive
+ * planes follow each other, and the 2x2 kernel takes a whole range of planes in one call. */
 static void fwd_range(void *arg, int64_t lo, int64_t hi) {
     ctx *c = arg;
     const window *w = &c->w;
     node *n = c->n;
-    int32_t *arg_out = c->train ? (int32_t *)n->saved : NULL;
-    if (w->KH == 2 && w->KW == 2 && w->SH == 2 && w->SW == 2 && w->PH == 0 && w->PW == 0) {
-        for (int64_t p = lo; p < hi; p++)
-            fwd_2x2(w, n->x[0] + p * w->H * w->W, n->y + p * w->OH * w->OW,
-                    arg_out ? arg_out + p * w->OH * w->OW : NULL);
+    if (is_2x2(w)) {
+        uint8_t *a = c->train ? (uint8_t *)n->saved + lo * w->OH * w->OW : NULL;
+        int64_t per = w->H & 1 ? 1 : hi - lo;
+        for (int64_t p = lo; p < hi; p += per, a = a ? a + per * w->OH * w->OW : NULL)
+            maxpool2_fwd(c->simd, n->x[0] + p * w->H * w->W, w->W, n->y + p * w->OH * w->OW, a, w->OW, per * w->OH);
         return;
     }
+    int32_t *arg_out = c->train ? (int32_t *)n->saved : NULL;
     for (int64_t p = lo; p < hi; p++) {
         const float *x = n->x[0] + p * w->H * w->W;
         float *y = n->y + p * w->OH * w->OW;
@@ -73,7 +64,7 @@ static void fwd_range(void *arg, int64_t lo, int64_t hi) {
 }
 
 static void maxpool_fwd(node *n, exec *x) {
-    ctx c = {n, window_of(n), x->training && n->saved};
+    ctx c = {n, window_of(n), x->training && n->saved, 0, x->simd};
     exec_for(x, (int64_t)x->n * c.w.C, (int64_t)c.w.H * c.w.W, fwd_range, &c);
 }
 
@@ -81,17 +72,32 @@ static void bwd_range(void *arg, int64_t lo, int64_t hi) {
     ctx *c = arg;
     const window *w = &c->w;
     node *n = c->n;
+    if (is_2x2(w)) {
+        int64_t per = w->H & 1 ? 1 : hi - lo;
+        for (int64_t p = lo; p < hi; p += per) {
+            float *dx = n->dx[0] + p * w->H * w->W;
+            maxpool2_bwd(c->simd, n->dy + p * w->OH * w->OW, (const uint8_t *)n->saved + p * w->OH * w->OW, dx, w->W,
+                         w->OW, per * w->OH, c->store);
+            if (!c->store) continue;
+            /* inputs no window reads: the last column of an odd width, the last row of an odd height */
+            if (w->W & 1)
+                for (int64_t r = 0; r < 2 * per * w->OH; r++) dx[(r + 1) * w->W - 1] = 0.0f;
+            if (w->H & 1) memset(dx + (w->H - 1) * w->W, 0, (size_t)w->W * sizeof(float));
+        }
+        return;
+    }
     for (int64_t p = lo; p < hi; p++) {
         const int32_t *a = (const int32_t *)n->saved + p * w->OH * w->OW;
         const float *dy = n->dy + p * w->OH * w->OW;
         float *dx = n->dx[0] + p * w->H * w->W;
+        if (c->store) memset(dx, 0, (size_t)w->H * (size_t)w->W * sizeof(float));
         for (int i = 0; i < w->OH * w->OW; i++) dx[a[i]] += dy[i];
     }
 }
 
 static void maxpool_bwd(node *n, exec *x) {
     if (!n->dx[0]) return;
-    ctx c = {n, window_of(n), 1};
+    ctx c = {n, window_of(n), 1, n->dx_fresh, x->simd};
     exec_for(x, (int64_t)x->n * c.w.C, (int64_t)c.w.H * c.w.W, bwd_range, &c);
 }
 

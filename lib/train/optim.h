@@ -9,7 +9,9 @@ typedef struct optim {
     optim_cfg cfg;
     float *m, *v;           /* moments, nparams each (v only for adam/adamw); owned */
     int nstate;             /* 1 (sgd) or 2 */
-    float *decay_mask;      /* 1 where weight decay applies; owned */
+    int64_t *runs;          /* nruns + 1 offsets: weight decay applies to [runs[k], runs[k+1])
+                             * for odd k only (runs[0] = 0, runs[nruns] = n); owned */
+    int nruns;
     int64_t n;
 } optim;
 
