@@ -320,16 +320,7 @@ static void dy_tf(const wino_shape *s, const float *dyc, const wino_ws *w, float
                 for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx, o[k]);
             }
 #else
-            for (int tx = 0; tx < s->TW; tx++, p += 4) {
-                float g0 = p[0], g1 = p[1], g2 = p[2], g3 = p[3];
-                float pp = g0 + g2, q = g1 + g3, p2 = g0 + 4.0f * g2, q2 = 2.0f * g1 + 8.0f * g3;
-                e[tx] = g0;
-                e[n + tx] = pp + q;
-                e[2 * n + tx] = pp - q;
-                e[3 * n + tx] = p2 + q2;
-                e[4 * n + tx] = p2 - q2;
-                e[5 * n + tx] = g3;
-            }
+            for (int tx = 0; tx < s->TW; tx++, p += 4) tf_a(p, 1, e + tx, n, 1);
 #endif
         }
     for (int k2 = 0; k2 < 6; k2++) tf_a(E + k2 * n, 6 * n, Zo + k2 * ks, 6 * ks, s->tpi); /* Z[k1][k2] */
