@@ -32,6 +32,12 @@ static inline void *aligned_alloc64(size_t bytes) {
     return p;
 }
 
+/* Unsigned integers of file formats, read byte by byte (any alignment, any host order). */
+static inline uint32_t rd_be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static inline uint32_t rd_be32(const unsigned char *p) { return rd_be16(p) << 16 | rd_be16(p + 2); }
+static inline uint32_t rd_le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static inline uint32_t rd_le32(const unsigned char *p) { return rd_le16(p) | rd_le16(p + 2) << 16; }
+
 /* The first control character (below 0x20, or DEL) of s, or NULL. Class names must have
  * none: predict prints them in tab-separated lines. */
 static inline const char *str_ctrl(const char *s) {

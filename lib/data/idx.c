@@ -121,10 +121,6 @@ static int src_read(src *s, unsigned char *dst, size_t n, size_t *got, cnn_error
     return CNN_OK;
 }
 
-static uint32_t be32(const unsigned char *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Reads exactly `size` payload bytes into a buffer grown as they arrive, then makes sure
  * nothing follows. `what` names the items in messages ("images", "labels"). */
 static int read_payload(src *s, size_t size, uint32_t count, const char *what, unsigned char **out,
@@ -168,7 +164,7 @@ static int read_header(src *s, const char *path, uint32_t magic, uint32_t *dims,
     if ((rc = src_read(s, hdr, want, &got, e))) return rc;
     if (got == 0) return cnn_fail(e, CNN_ERR_DATA, "%s: empty file, not an IDX file", path);
     if (got < 4) return cnn_fail(e, CNN_ERR_DATA, "%s: too short for an IDX file (%zu bytes)", path, got);
-    uint32_t m = be32(hdr);
+    uint32_t m = rd_be32(hdr);
     if (m != magic) {
         const char *kind = magic == IDX_MAGIC_IMAGES ? "image" : "label";
         if (m == IDX_MAGIC_IMAGES || m == IDX_MAGIC_LABELS)
@@ -177,7 +173,7 @@ static int read_header(src *s, const char *path, uint32_t magic, uint32_t *dims,
         return cnn_fail(e, CNN_ERR_DATA, "%s: not an IDX %s file (magic 0x%08x, expected 0x%08x)", path, kind, m, magic);
     }
     if (got < want) return cnn_fail(e, CNN_ERR_DATA, "%s: truncated IDX header (%zu of %zu bytes)", path, got, want);
-    for (int i = 0; i < ndims; i++) dims[i] = be32(hdr + 4 + 4 * i);
+    for (int i = 0; i < ndims; i++) dims[i] = rd_be32(hdr + 4 + 4 * i);
     return CNN_OK;
 }
 

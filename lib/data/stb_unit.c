@@ -20,6 +20,7 @@
  * stb reads a BMP's palette entries beyond the ones the file defines from an array it never
  * initialised: this unit is built with -ftrivial-auto-var-init=zero, so they read as black. */
 #include "../cnn.h"
+#include "../core/util.h"
 #include "stb_unit.h"
 #include <limits.h>
 #include <stdint.h>
@@ -63,7 +64,6 @@ static unsigned char *stbu_zlib_compress(unsigned char *data, int len, int *out_
 
 /* ---- pre-scans ---- */
 
-static uint32_t be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
 
 /* Walks the JPEG marker segments from offset p (after SOI) the way stb_image 2.27 does
  * (bytes between segments are skipped up to the next 0xFF; entropy-coded data ends at the
@@ -81,7 +81,7 @@ static int jpeg_prescan(const unsigned char *b, size_t n, size_t p) {
         if (m == 0xd9) return 1;                            /* EOI */
         if ((m >= 0xd0 && m <= 0xd7) || m == 0x01) continue; /* RSTn, TEM: no length */
         if (p + 2 > n) return 1;
-        size_t len = be16(b + p), end = p + len;
+        size_t len = rd_be16(b + p), end = p + len;
         if (len < 2) return stbi__err("bad marker len", "Corrupt JPEG");
         const unsigned char *s = b + p + 2;
         size_t avail = end <= n ? len - 2 : (p + 2 <= n ? n - p - 2 : 0);
@@ -113,7 +113,7 @@ static int jpeg_prescan(const unsigned char *b, size_t n, size_t p) {
             if (avail < 6) return 1; /* stb rejects the short header */
             /* stb decodes a stream that ended early as zeros, to the end of the image: every
              * 8x8 block costs at least one bit of its first scan, whatever the coding */
-            uint32_t jh = be16(s + 1), jw = be16(s + 3); /* past the side limit: refused by size */
+            uint32_t jh = rd_be16(s + 1), jw = rd_be16(s + 3); /* past the side limit: refused by size */
             if (jh <= CNN_MAX_IMAGE_SIDE && jw <= CNN_MAX_IMAGE_SIDE && (uint64_t)jh * jw > (uint64_t)n * 512 + 65536)
                 return stbi__err("too little data", "Corrupt JPEG: too little image data for its size");
             ncomp = s[5];
@@ -158,20 +158,18 @@ static int jpeg_prescan(const unsigned char *b, size_t n, size_t p) {
 
 /* Every PNG chunk must lie inside the file. An empty IDAT before any image data is
  * refused too: no encoder writes one, and stb would memcpy to its still-NULL buffer. */
-static uint32_t be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-
 static int png_prescan(const unsigned char *b, size_t n) {
     size_t p = 8;
     int data = 0;
     uint64_t raw = 0, idat = 0; /* least inflated bytes IHDR implies; IDAT bytes seen */
     while (p + 8 <= n) {
-        uint32_t len = be32(b + p);
+        uint32_t len = rd_be32(b + p);
         if (len > 0x7fffffffu || len + (size_t)12 > n - p) return stbi__err("truncated", "Corrupt PNG: chunk past the end of the file");
         const unsigned char *t = b + p + 4;
         if (!memcmp(t, "IEND", 4)) break;
         if (!memcmp(t, "IHDR", 4) && len >= 13 && !raw) {
             static const int chans[7] = {1, 0, 3, 1, 2, 0, 4};
-            uint32_t w = be32(t + 4), h = be32(t + 8), depth = t[12], ct = t[13];
+            uint32_t w = rd_be32(t + 4), h = rd_be32(t + 8), depth = t[12], ct = t[13];
             if (w <= CNN_MAX_IMAGE_SIDE && h <= CNN_MAX_IMAGE_SIDE && depth <= 16 && ct <= 6)
                 raw = (uint64_t)h * (((uint64_t)w * depth * chans[ct] + 7) / 8);
         }
@@ -190,22 +188,19 @@ static int png_prescan(const unsigned char *b, size_t n) {
     return 1;
 }
 
-static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
-
 /* An uncompressed BMP needs its rows inside the file (the last row's padding may be
  * missing: some writers leave it out). stb 2.27 refuses only RLE (1, 2) among the
  * compression codes and decodes any other unknown one as plain rows: a 123-byte file with
  * code 0x4d42ff00 claiming 16134 x 2881 took 27 s. Only plain (0) and bit fields (3) pass. */
 static int bmp_prescan(const unsigned char *b, size_t n) {
     if (n < 30) return 1;
-    uint32_t off = le32(b + 10), hsz = le32(b + 14), compress = 0, bpp;
+    uint32_t off = rd_le32(b + 10), hsz = rd_le32(b + 14), compress = 0, bpp;
     int64_t w, h;
     if (hsz == 12) {
-        w = le16(b + 18); h = le16(b + 20); bpp = le16(b + 24);
+        w = rd_le16(b + 18); h = rd_le16(b + 20); bpp = rd_le16(b + 24);
     } else {
         if (n < 34) return 1;
-        w = (int32_t)le32(b + 18); h = (int32_t)le32(b + 22); bpp = le16(b + 28); compress = le32(b + 30);
+        w = (int32_t)rd_le32(b + 18); h = (int32_t)rd_le32(b + 22); bpp = rd_le16(b + 28); compress = rd_le32(b + 30);
     }
     if (h < 0) h = -h;
     if (w < 1 || h < 1 || w > CNN_MAX_IMAGE_SIDE || h > CNN_MAX_IMAGE_SIDE) return 1; /* refused elsewhere */
@@ -222,7 +217,7 @@ static int bmp_prescan(const unsigned char *b, size_t n) {
 static int gif_prescan(const unsigned char *b, size_t n) {
     static const char *trunc = "Corrupt GIF: the file ends inside its first image";
     if (n < 13) return stbi__err("truncated", trunc);
-    uint64_t screen = (uint64_t)le16(b + 6) * le16(b + 8);
+    uint64_t screen = (uint64_t)rd_le16(b + 6) * rd_le16(b + 8);
     size_t p = 13 + (b[10] & 0x80 ? 3 * ((size_t)2 << (b[10] & 7)) : 0);
     for (;;) {
         if (p >= n) return stbi__err("truncated", trunc);
@@ -232,7 +227,7 @@ static int gif_prescan(const unsigned char *b, size_t n) {
             p += 2;
         } else if (kind == 0x2c) { /* image: descriptor, local palette, LZW code size, sub-blocks */
             if (p + 10 > n) return stbi__err("truncated", trunc);
-            frame = (uint64_t)le16(b + p + 5) * le16(b + p + 7);
+            frame = (uint64_t)rd_le16(b + p + 5) * rd_le16(b + p + 7);
             p += 10 + (b[p + 9] & 0x80 ? 3 * ((size_t)2 << (b[p + 9] & 7)) : 0) + 1;
         } else {
             return 1; /* the trailer or junk: stb reports it */

@@ -63,11 +63,8 @@ static void put32(unsigned char *p, uint32_t v) {
 static void put64(unsigned char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> 8 * i);
 }
-static uint32_t get32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 static uint64_t get64(const unsigned char *p) {
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+    return (uint64_t)rd_le32(p) | (uint64_t)rd_le32(p + 4) << 32;
 }
 
 /* zlib's crc32 takes a uInt length; feed larger buffers in pieces. */
@@ -396,21 +393,21 @@ static int rd_header(rd *r) {
         return cnn_fail(e, CNN_ERR_DATA, "%s: truncated: %zu bytes, shorter than the %d-byte header",
                         path, got, HDR_BYTES);
     /* The version comes first: a later format may change everything after it. */
-    uint32_t version = get32(h + 8);
+    uint32_t version = rd_le32(h + 8);
     if (version != CKPT_VERSION)
         return cnn_fail(e, CNN_ERR_DATA, "%s: checkpoint format version %u is %s than this cnn reads (%d)",
                         path, (unsigned)version, version > CKPT_VERSION ? "newer" : "older", CKPT_VERSION);
-    uint32_t probe = get32(h + 12);
+    uint32_t probe = rd_le32(h + 12);
     if (probe == 0x04030201u)
         return cnn_fail(e, CNN_ERR_DATA, "%s: written with the opposite byte order; this cnn reads little-endian checkpoints", path);
     if (probe != PROBE)
         return cnn_fail(e, CNN_ERR_DATA, "%s: byte-order probe is 0x%08x, expected 0x%08x: the file is corrupt",
                         path, (unsigned)probe, PROBE);
-    if (get32(h + 36) != (uint32_t)crc32(0, h, HDR_BYTES - 4))
+    if (rd_le32(h + 36) != (uint32_t)crc32(0, h, HDR_BYTES - 4))
         return cnn_fail(e, CNN_ERR_DATA, "%s: header checksum mismatch: the file is corrupt", path);
     r->payload = get64(h + 16);
     r->comp = get64(h + 24);
-    uint32_t want_crc = get32(h + 32);
+    uint32_t want_crc = rd_le32(h + 32);
     if (r->comp > size - HDR_BYTES)
         return cnn_fail(e, CNN_ERR_DATA, "%s: truncated: %llu bytes, the header says %llu", path,
                         (unsigned long long)size, (unsigned long long)r->comp + HDR_BYTES);
@@ -503,7 +500,7 @@ static int rd_u32(rd *r, uint32_t *v, const char *what) {
     unsigned char b[4];
     int rc = rd_need(r, 4, what);
     if (!rc) rc = rd_bytes(r, b, 4);
-    if (!rc) *v = get32(b);
+    if (!rc) *v = rd_le32(b);
     return rc;
 }
 static int rd_u64(rd *r, uint64_t *v, const char *what) {
