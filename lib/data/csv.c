@@ -206,9 +206,9 @@ static int assign_labels(const char *name, csv_rec *r, size_t n, int *nclasses, 
                         name, k, CNN_MAX_CLASSES);
     }
     for (size_t i = 0; i < n; i++) {
-        if (str_ctrl(r[i].label)) {
+        const char *c = str_ctrl(r[i].label);
+        if (c) {
             free(sorted);
-            const char *c = str_ctrl(r[i].label);
             return cnn_fail(e, CNN_ERR_DATA, "%s:%d:%d: label '%.*s' is followed by a control character (byte %d); "
                             "class names are printed one per field", name, r[i].line, r[i].lcol, (int)(c - r[i].label),
                             r[i].label, *c);

@@ -271,10 +271,10 @@ int cnn_model_load(const char *path, cnn_model **out, cnn_error *e) {
             rc = cnn_fail(e, CNN_ERR_DATA, "%s: %d class names for a network with %d outputs", path, c.nclasses,
                           m->nclasses);
         else
-            for (int i = 0; !rc && i < c.nclasses; i++)
-                if (c.classes[i] && str_ctrl(c.classes[i]))
-                    rc = cnn_fail(e, CNN_ERR_DATA, "%s: class name %d has a control character (byte %d)", path, i,
-                                  *str_ctrl(c.classes[i]));
+            for (int i = 0; !rc && i < c.nclasses; i++) {
+                const char *ctrl = c.classes[i] ? str_ctrl(c.classes[i]) : NULL;
+                if (ctrl) rc = cnn_fail(e, CNN_ERR_DATA, "%s: class name %d has a control character (byte %d)", path, i, *ctrl);
+            }
         if (!rc) rc = model_set_classes(m, c.classes, c.nclasses, e);
     }
     if (!rc) {
