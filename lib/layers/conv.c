@@ -53,6 +53,9 @@ static geo conv_geo(const node *n) {
     return g;
 }
 
+/* The im2col area at the start of a thread's workspace (none for 1x1 stride-1). */
+static size_t col_floats(const geo *g) { return g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15); }
+
 static size_t gemm_ws(const geo *g) {
     int hw = g->OH * g->OW;
     size_t a = sgemm_ws_floats(g->OCg, hw, g->Kg), b = sgemm_ws_floats(g->OCg, g->Kg, hw),
@@ -103,7 +106,7 @@ static int conv_infer(node *n, cnn_error *e) {
     if (p->bias) node_tensor(n, "bias", T_PARAM, INIT_ZERO, 0, 1, &g.OC);
     int64_t colf = g.direct ? 0 : (int64_t)g.Kg * g.OH * g.OW;
     if (colf > CNN_MAX_TENSOR) return node_fail(n, e, "the im2col buffer of %lld values is too large", (long long)colf);
-    n->ws_floats = (size_t)((colf + 15) & ~15) + gemm_ws(&g);
+    n->ws_floats = col_floats(&g) + gemm_ws(&g);
     p->wino = use_winograd(&g);
     if (p->wino) { /* per thread: U, dU, then the kernel's scratch */
         wino_shape s = wino_of(&g);
@@ -116,6 +119,22 @@ static int conv_infer(node *n, cnn_error *e) {
 
 typedef struct job { node *n; exec *x; geo g; int nchunks; } job;
 
+/* The weights and bias a forward pass uses: with a batchnorm folded in for inference. */
+static void fwd_params(const node *n, const exec *x, const float **wt, const float **bias) {
+    *wt = n->t[0].data;
+    *bias = n->nt > 1 ? n->t[1].data : NULL;
+    if (!x->training && n->fold) {
+        *wt = n->fold_w;
+        *bias = n->fold_w + n->t[0].count;
+    }
+}
+
+/* Adds the bias gradient of images [lo, hi) into db, image by image. */
+static void bias_grad(const float *dy, int64_t lo, int64_t hi, int OC, int hw, float *db) {
+    for (int64_t b = lo; b < hi; b++)
+        for (int oc = 0; oc < OC; oc++) db[oc] += reduce_sum(dy + (b * OC + oc) * (int64_t)hw, hw);
+}
+
 /* One image per chunk: outputs of different images never mix, so any thread may take any. */
 static void fwd_image(void *arg, int64_t b, int ith) {
     job *j = arg;
@@ -123,12 +142,9 @@ static void fwd_image(void *arg, int64_t b, int ith) {
     node *n = j->n;
     float *ws = exec_ws(j->x, ith);
     float *col = ws;
-    float *gws = ws + (g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15));
-    const float *wt = n->t[0].data, *bias = n->nt > 1 ? n->t[1].data : NULL;
-    if (!j->x->training && n->fold) { /* batchnorm folded in (inference) */
-        wt = n->fold_w;
-        bias = n->fold_w + n->t[0].count;
-    }
+    float *gws = ws + col_floats(g);
+    const float *wt, *bias;
+    fwd_params(n, j->x, &wt, &bias);
     int hw = g->OH * g->OW;
     {
         const float *xb = n->x[0] + b * (int64_t)g->C * g->H * g->W;
@@ -154,7 +170,6 @@ static void fwd_image(void *arg, int64_t b, int ith) {
 /* Fewer images than threads (batch-1 inference): each image's columns are laid out once,
  * in the column area of workspace slot b, then the output channels of every image are cut
  * into blocks any thread may take, each using its own GEMM packing area. */
-static size_t col_floats(const geo *g) { return g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15); }
 
 static void col_image(void *arg, int64_t b, int ith) {
     (void)ith;
@@ -173,11 +188,8 @@ static void fwd_block(void *arg, int64_t c, int ith) {
     m0 *= 8;
     m1 = m1 * 8 > g->OC || (c % j->nchunks) == j->nchunks - 1 ? g->OC : m1 * 8;
     if (m1 <= m0) return;
-    const float *wt = n->t[0].data, *bias = n->nt > 1 ? n->t[1].data : NULL;
-    if (!j->x->training && n->fold) {
-        wt = n->fold_w;
-        bias = n->fold_w + n->t[0].count;
-    }
+    const float *wt, *bias;
+    fwd_params(n, j->x, &wt, &bias);
     int hw = g->OH * g->OW;
     const float *src = g->direct ? n->x[0] + b * (int64_t)g->C * g->H * g->W : exec_ws(j->x, (int)b);
     float *yb = n->y + b * (int64_t)g->OC * hw;
@@ -237,21 +249,15 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
     wino_bwd(j->x->simd, s, U, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dU,
              n->dx[0] ? n->dx[0] + lo * xs : NULL, U + 2 * wino_u_floats(s));
     wino_dweights(dU, s->OC, s->C, dwp);
-    if (n->nt > 1)
-        for (int64_t b = lo; b < hi; b++)
-            for (int oc = 0; oc < s->OC; oc++)
-                dbp[oc] += reduce_sum(n->dy + b * ys + (size_t)oc * s->OH * s->OW, s->OH * s->OW);
+    if (n->nt > 1) bias_grad(n->dy, lo, hi, s->OC, s->OH * s->OW, dbp);
 }
 
 static void conv_fwd(node *n, exec *x) {
     const conv_p *p = n->p;
     if (p->wino) {
         geo g = conv_geo(n);
-        wjob j = {.n = n, .x = x, .s = wino_of(&g), .wt = n->t[0].data, .bias = n->nt > 1 ? n->t[1].data : NULL};
-        if (!x->training && n->fold) {
-            j.wt = n->fold_w;
-            j.bias = n->fold_w + n->t[0].count;
-        }
+        wjob j = {.n = n, .x = x, .s = wino_of(&g)};
+        fwd_params(n, x, &j.wt, &j.bias);
         pool_chunks(x->pool, (x->n + j.s.ipb - 1) / j.s.ipb, wino_fwd_chunk, &j);
         return;
     }
@@ -274,8 +280,7 @@ static void bwd_chunk(void *arg, int64_t c, int ith) {
     int64_t lo, hi;
     split_range(j->x->n, (int)c, j->nchunks, &lo, &hi);
     float *ws = exec_ws(j->x, ith);
-    size_t colf = g->direct ? 0 : (((size_t)g->Kg * g->OH * g->OW + 15) & ~(size_t)15);
-    float *col = ws, *gws = ws + colf;
+    float *col = ws, *gws = ws + col_floats(g);
     float *dwp = n->red + (size_t)c * slot_floats(n), *dbp = dwp + n->t[0].count;
     memset(dwp, 0, ((size_t)n->t[0].count + g->OC) * sizeof(float));
     const float *wt = n->t[0].data;
@@ -305,9 +310,8 @@ static void bwd_chunk(void *arg, int64_t c, int ith) {
                            g->OW, dxg);
             }
         }
-        if (n->nt > 1)
-            for (int oc = 0; oc < g->OC; oc++) dbp[oc] += reduce_sum(dyb + (int64_t)oc * hw, hw);
     }
+    if (n->nt > 1) bias_grad(n->dy, lo, hi, g->OC, hw, dbp);
 }
 
 /* Adds the groups' partial sums into the gradients, each element in group order. */
