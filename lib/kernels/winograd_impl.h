@@ -243,15 +243,7 @@ static void in_tf(const wino_shape *s, const float *xc, const wino_ws *w, float 
                 for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx, o[k]);
             }
 #else
-            for (int tx = 0; tx < s->TW; tx++, p += 4) {
-                float d0 = p[0], d1 = p[1], d2 = p[2], d3 = p[3], d4 = p[4], d5 = p[5];
-                e[tx] = 4.0f * d0 - 5.0f * d2 + d4;
-                e[n + tx] = (d3 + d4) - 4.0f * (d1 + d2);
-                e[2 * n + tx] = (d4 - d3) + 4.0f * (d1 - d2);
-                e[3 * n + tx] = (d4 - d2) + 2.0f * (d3 - d1);
-                e[4 * n + tx] = (d4 - d2) - 2.0f * (d3 - d1);
-                e[5 * n + tx] = 4.0f * d1 - 5.0f * d3 + d5;
-            }
+            for (int tx = 0; tx < s->TW; tx++, p += 4) tf_bt(p, 1, e + tx, n, 1);
 #endif
         }
     for (int k2 = 0; k2 < 6; k2++) tf_bt(E + k2 * n, 6 * n, Vc + k2 * ks, 6 * ks, s->tpi);
