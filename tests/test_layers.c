@@ -52,6 +52,16 @@ static const tcase cases[] = {
     {"relu", "- {type: conv, filters: 2, kernel: 1, name: a}\n- {type: add, inputs: [a, input]}\n- relu\n- {type: dense, units: 3}", 2, 3, 3},
     {"tanh", "- {type: conv, filters: 3, kernel: 3, bias: false}\n- batchnorm\n- tanh", 2, 5, 4},
     {"leaky", "- {type: conv, filters: 3, kernel: 3, bias: false}\n- batchnorm\n- {type: leaky, slope: 0.5}", 2, 5, 4},
+    /* an add that is the first writer of both input gradients stores them (with its relu
+     * fused in one pass, or without), also for an input listed twice or three inputs */
+    {"relu", "- {type: conv, filters: 3, kernel: 1, name: a}\n- {type: conv, filters: 3, kernel: 3, name: b}\n"
+             "- {type: add, inputs: [a, b]}\n- relu\n- {type: dense, units: 3}", 2, 4, 3},
+    {"add", "- {type: conv, filters: 3, kernel: 1, name: a}\n- {type: conv, filters: 3, kernel: 3, name: b}\n"
+            "- {type: add, inputs: [a, b]}", 2, 4, 3},
+    {"relu", "- {type: conv, filters: 3, kernel: 1, name: a}\n- {type: add, inputs: [a, a]}\n- relu\n"
+             "- {type: dense, units: 3}", 2, 4, 3},
+    {"add", "- {type: conv, filters: 3, kernel: 1, name: a}\n- {type: conv, filters: 3, kernel: 3, name: b}\n"
+            "- {type: add, inputs: [a, b, a]}", 2, 4, 3},
     /* a relu whose producer has another consumer is not fused */
     {"relu", "- {type: conv, filters: 2, kernel: 1, name: a}\n- relu\n- {type: add, inputs: [a, relu1]}", 2, 3, 3},
 };

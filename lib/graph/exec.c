@@ -280,7 +280,7 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
             int j = nd->in[k];
             if (j == 0 || zeroed[j]) continue;
             zeroed[j] = 1;
-            if (nd->bwd_store && nd->nin == 1) { nd->dx_fresh = 1; continue; } /* it stores, not adds */
+            if (nd->bwd_store) { nd->dx_fresh |= 1 << k; continue; } /* it stores, not adds */
             memset(g->nodes[j].dy, 0, (size_t)n * (size_t)shape_size(g->nodes[j].out) * sizeof(float));
         }
         double t0 = g->tbwd ? now_seconds() : 0;

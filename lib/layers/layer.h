@@ -12,8 +12,8 @@
  *  - bwd(n, x): read n->dy (and n->y, n->x[i], n->saved); ADD into n->dx[i] (NULL when
  *    that input needs no gradient) and into the tensors' grad arrays. The executor zeroes
  *    gradients once per step, so fan-out needs no special case. A layer that sets
- *    n->bwd_store instead STORES into dx[0] when n->dx_fresh is set (it is the first writer
- *    of that gradient), which saves the executor a memset and the layer a read.
+ *    n->bwd_store instead STORES into dx[k] when bit k of n->dx_fresh is set (it is the first
+ *    writer of that gradient), which saves the executor a memset and the layer a read.
  * Every layer's gradient is checked numerically by tests/test_layers.c from the registry. */
 #ifndef CNN_LAYER_H
 #define CNN_LAYER_H
@@ -82,10 +82,11 @@ struct node {
     int act;                /* ACT_RELU: a following relu was fused into this node's output */
     int own_act;            /* set by infer: fwd and bwd apply a fused act themselves (the
                              * executor applies it after fwd and to dy before bwd otherwise) */
-    int bwd_store;          /* set by infer: bwd stores into dx[0] when dx_fresh says so */
-    int dx_fresh;           /* set by the executor before bwd (only if bwd_store and nin == 1):
-                             * dx[0] is not initialised, so bwd must store into every value
-                             * instead of adding; the executor then skips zeroing it */
+    int bwd_store;          /* set by infer: bwd stores into dx[k] when dx_fresh says so */
+    int dx_fresh;           /* set by the executor before bwd (only if bwd_store): bit k set
+                             * means dx[k] is not initialised, so bwd must store into every
+                             * value instead of adding; the executor then skips zeroing it.
+                             * An input listed twice has its bit set for the first only. */
     int alias;              /* > 0: this node is that node's fused relu and shares its buffers */
     int fold;               /* conv: index of the batchnorm folded into it for inference */
     int folded_into;        /* batchnorm: the conv it is folded into for inference */
