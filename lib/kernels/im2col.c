@@ -51,6 +51,13 @@ static inline void copy_row(float *restrict d, const float *restrict s, int n) {
         for (int j = 0; j < 8; j++) d[n - 8 + j] = s[n - 8 + j];
 }
 
+/* Zeroes a few floats of a row inline; a memset call costs more than such a store. */
+static inline void zero_run(float *d, int n) {
+    if (n > 32) memset(d, 0, (size_t)n * sizeof *d);
+    else
+        for (int i = 0; i < n; i++) d[i] = 0.0f;
+}
+
 /* The common "same" case (strides 1, output as wide as the input): a column row is then
  * the input plane shifted by (dh, off), so its valid rows are one contiguous run of x.
  * One memcpy moves them all; the few columns that wrapped around a row edge are zeroed
@@ -95,16 +102,18 @@ void im2col(const float *x, int C, int H, int W, int KH, int KW, int SH, int SW,
                 for (int oh = 0; oh < OH; oh++, col += OW) {
                     int ih = oh * SH - PH + kh * DH;
                     if (ih < 0 || ih >= H || lo == hi) {
-                        memset(col, 0, (size_t)OW * sizeof *col);
+                        zero_run(col, OW);
                         continue;
                     }
                     /* the first valid tap; off alone may point before the row */
                     const float *xr = xc + (size_t)ih * W + (lo * SW + off);
-                    if (lo) memset(col, 0, (size_t)lo * sizeof *col);
+                    zero_run(col, lo);
                     if (SW == 1) copy_row(col + lo, xr, hi - lo);
+                    else if (SW == 2) /* a form gcc vectorises (even lanes of pairs) */
+                        for (int ow = 0; ow < hi - lo; ow++) col[lo + ow] = xr[2 * ow];
                     else
                         for (int ow = lo; ow < hi; ow++) col[ow] = xr[(ptrdiff_t)(ow - lo) * SW];
-                    if (hi < OW) memset(col + hi, 0, (size_t)(OW - hi) * sizeof *col);
+                    zero_run(col + hi, OW - hi);
                 }
             }
         }
@@ -162,6 +171,8 @@ void col2im_add(const float *dcol, int C, int H, int W, int KH, int KW, int SH, 
                     if (ih < 0 || ih >= H || lo == hi) continue;
                     float *xr = xc + (size_t)ih * W + (lo * SW + off);
                     if (SW == 1) add_row(xr, dcol + lo, hi - lo);
+                    else if (SW == 2)
+                        for (int ow = 0; ow < hi - lo; ow++) xr[2 * ow] += dcol[lo + ow];
                     else
                         for (int ow = lo; ow < hi; ow++) xr[(ptrdiff_t)(ow - lo) * SW] += dcol[ow];
                 }
