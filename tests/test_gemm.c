@@ -83,6 +83,77 @@ static int run_case(int ta, int tb, int M, int N, int K, float alpha, float beta
     return fails;
 }
 
+/* sgemm_packed with A from sgemm_pack_a against sgemm itself on every path: the same bits,
+ * C outside M x N untouched. */
+static void packed_case(int ta, int M, int N, int K, float alpha, float beta, int pad) {
+    int lda = (ta ? M : K) + pad, ldb = N + pad, ldc = N + pad, arows = ta ? K : M;
+    size_t na = (size_t)arows * lda, nb = (size_t)K * ldb, nc = (size_t)M * ldc;
+    float *A = malloc((na + 1) * sizeof *A), *B = malloc((nb + 1) * sizeof *B);
+    float *C0 = malloc((nc + 1) * sizeof *C0), *Cs = malloc((nc + 1) * sizeof *Cs), *Cp = malloc((nc + 1) * sizeof *Cp);
+    for (size_t i = 0; i < na; i++) A[i] = frand();
+    for (size_t i = 0; i < nb; i++) B[i] = frand();
+    for (size_t i = 0; i < nc; i++) C0[i] = (int)(i % (size_t)ldc) >= N ? SENTINEL : frand();
+    for (int level = 0; level < SIMD_COUNT; level++) {
+        if (!simd_supported(level)) continue;
+        float *ws = malloc(sgemm_ws_floats(M, N, K) * sizeof *ws);
+        float *Ap = malloc(sgemm_pack_a_floats(M, K) * sizeof *Ap);
+        memcpy(Cs, C0, nc * sizeof *Cs);
+        memcpy(Cp, C0, nc * sizeof *Cp);
+        sgemm(level, ta, 0, M, N, K, alpha, A, lda, B, ldb, beta, Cs, ldc, ws);
+        sgemm_pack_a(level, ta, M, K, A, lda, Ap);
+        sgemm_packed(level, M, N, K, alpha, Ap, B, ldb, beta, Cp, ldc, ws);
+        CHECK(!memcmp(Cs, Cp, nc * sizeof *Cs), "%s packed ta=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d: "
+              "differs from sgemm", simd_name(level), ta, M, N, K, alpha, beta, pad);
+        free(ws);
+        free(Ap);
+    }
+    free(A); free(B); free(C0); free(Cs); free(Cp);
+}
+
+/* sgemm_dot against the naive twin, and each row of C the same bits whatever M and N
+ * (the dense layer relies on it for thread-count independence). */
+static void dot_case(int M, int N, int K, float alpha, float beta, int pad) {
+    int lda = K + pad, ldb = K + pad, ldc = N + pad;
+    size_t na = (size_t)M * lda, nb = (size_t)N * ldb, nc = (size_t)M * ldc;
+    float *A = malloc((na + 1) * sizeof *A), *B = malloc((nb + 1) * sizeof *B);
+    float *Aa = malloc((na + 1) * sizeof *Aa), *Ba = malloc((nb + 1) * sizeof *Ba);
+    float *C0 = malloc((nc + 1) * sizeof *C0), *Cr = malloc((nc + 1) * sizeof *Cr), *Cb = malloc((nc + 1) * sizeof *Cb),
+          *Cf = malloc((nc + 1) * sizeof *Cf);
+    for (size_t i = 0; i < na; i++) Aa[i] = fabsf(A[i] = frand());
+    for (size_t i = 0; i < nb; i++) Ba[i] = fabsf(B[i] = frand());
+    for (size_t i = 0; i < nc; i++) C0[i] = (int)(i % (size_t)ldc) >= N ? SENTINEL : beta == 0.0f ? NAN : frand();
+    memcpy(Cr, C0, nc * sizeof *Cr);
+    sgemm_ref(0, 1, M, N, K, alpha, A, lda, B, ldb, beta, Cr, ldc);
+    for (size_t i = 0; i < nc; i++) Cb[i] = beta == 0.0f ? 0.0f : fabsf(C0[i]);
+    sgemm_ref(0, 1, M, N, K, fabsf(alpha), Aa, lda, Ba, ldb, fabsf(beta), Cb, ldc);
+    for (int level = 0; level < SIMD_COUNT; level++) {
+        if (!simd_supported(level)) continue;
+        memcpy(Cf, C0, nc * sizeof *Cf);
+        sgemm_dot(level, M, N, K, alpha, A, lda, B, ldb, beta, Cf, ldc);
+        int bad = 0, wi = 0, wj = 0;
+        for (int i = 0; i < M && !bad; i++)
+            for (int j = 0; j < ldc && !bad; j++) {
+                size_t x = (size_t)i * ldc + j;
+                if (j >= N) bad = Cf[x] != SENTINEL;
+                else bad = !(fabs((double)Cf[x] - Cr[x]) <= (K + 4) * 1.2e-7 * Cb[x] + 1e-30);
+                if (bad) { wi = i; wj = j; }
+            }
+        CHECK(!bad, "%s dot M=%d N=%d K=%d alpha=%g beta=%g pad=%d: C[%d][%d] = %g, want %g", simd_name(level), M,
+              N, K, alpha, beta, pad, wi, wj, bad ? Cf[(size_t)wi * ldc + wj] : 0.0,
+              bad ? Cr[(size_t)wi * ldc + wj] : 0.0);
+        /* the last row alone, and the last column alone: the same bits */
+        float one = C0[(size_t)(M - 1) * ldc + N - 1], row[300];
+        memcpy(row, C0 + (size_t)(M - 1) * ldc, (size_t)N * sizeof *row);
+        sgemm_dot(level, 1, N, K, alpha, A + (size_t)(M - 1) * lda, lda, B, ldb, beta, row, ldc);
+        sgemm_dot(level, 1, 1, K, alpha, A + (size_t)(M - 1) * lda, lda, B + (size_t)(N - 1) * ldb, ldb, beta, &one,
+                  1);
+        CHECK(!memcmp(row, Cf + (size_t)(M - 1) * ldc, (size_t)N * sizeof *row) &&
+              !memcmp(&one, Cf + (size_t)(M - 1) * ldc + N - 1, sizeof one),
+              "%s dot M=%d N=%d K=%d: a row or element alone gives other bits", simd_name(level), M, N, K);
+    }
+    free(A); free(B); free(Aa); free(Ba); free(C0); free(Cr); free(Cb); free(Cf);
+}
+
 int main(void) {
     static const int sizes[] = {1, 2, 3, 7, 15, 16, 17, 31, 33, 64, 100, 257};
     enum { NS = sizeof sizes / sizeof sizes[0] };
@@ -117,6 +188,25 @@ int main(void) {
             run_case(t >> 1, t & 1, big[i][0], big[i][1], big[i][2], 1, 0, 0, 0);
             run_case(t >> 1, t & 1, big[i][0], big[i][1], big[i][2], 0.5f, 1, 5, 1);
         }
+
+    /* Prepacked A: odd shapes, both op(A), several k steps and m blocks (K 800, M 400),
+     * and the Winograd products (M = OC, K = C). */
+    static const int pk[][3] = {{1, 1, 1}, {3, 5, 7}, {7, 17, 1}, {13, 33, 31}, {33, 49, 64}, {64, 16, 64},
+                                {17, 100, 257}, {9, 50, 800}, {400, 30, 20}, {32, 196, 32}};
+    for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++)
+        for (int ta = 0; ta < 2; ta++) {
+            packed_case(ta, pk[i][0], pk[i][1], pk[i][2], 1, 0, 0);
+            packed_case(ta, pk[i][0], pk[i][1], pk[i][2], -0.5f, 1, 3);
+        }
+
+    /* Dot products: K below, at and past the vector steps (8, 16), N past a block of 4. */
+    static const int dk[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 100, 3136};
+    for (size_t i = 0; i < sizeof dk / sizeof dk[0]; i++) {
+        dot_case(1, 1, dk[i], 1, 0, 0);
+        dot_case(1, 10, dk[i], 1, 0, 1);
+        dot_case(3, 7, dk[i], 0.5f, 1, 0);
+        dot_case(4, 257, dk[i], -1.5f, 0.25f, 5);
+    }
 
     /* alpha == 0 and K == 0 only scale C (beta == 0 clears it, even NaN). */
     for (int level = 0; level < SIMD_COUNT; level++) {

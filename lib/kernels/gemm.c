@@ -222,49 +222,55 @@ static void sgemm_t(const gemm_impl *im, const gemm_plan *p, int ta, int M, int 
     }
 }
 
-void sgemm(int simd, int ta, int tb, int M, int N, int K, float alpha,
-           const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
-           float *ws) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc);
-        return;
-    }
-    const gemm_impl *im = &impls[simd > SIMD_PORTABLE && simd < SIMD_COUNT ? simd : 0];
-    const int MR = im->mr, NR = im->nr;
-    gemm_plan p = plan_for(im, tb, M, N, K);
-    size_t mis = (uintptr_t)ws / sizeof *ws % WS_ALIGN;
-    float *Ab = ws + (mis ? WS_ALIGN - mis : 0);
-    float *Bb = Ab + (p.a_floats + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN;
-    if (use_kernt(im, tb, K)) {
-        sgemm_t(im, &p, ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Ab, Bb);
-        return;
-    }
+/* The panels of op(A) for the (pc, ic) block: a prepacked A holds, for each k step in
+ * turn, all ceil(M / MR) panels of that step (kc x MR each), so the block of rows ic..
+ * starts ic * kc floats into its step. */
+static size_t packed_a_offset(const gemm_impl *im, int M, int pc, int ic, int kc) {
+    return (size_t)pc * (size_t)rup(M, im->mr) + (size_t)ic * (size_t)kc;
+}
 
-    for (int jc = 0; jc < N; jc += p.nstep) {
-        int nc = N - jc < p.nstep ? N - jc : p.nstep;
-        for (int pc = 0; pc < K; pc += p.kstep) {
-            int kc = K - pc < p.kstep ? K - pc : p.kstep;
+static void pack_a_block(const gemm_impl *im, int ta, const float *A, int lda, int pc, int ic, int mc, int kc,
+                         float *dst) {
+    const int MR = im->mr;
+    for (int ir = 0; ir < mc; ir += MR) {
+        int mr = mc - ir < MR ? mc - ir : MR;
+        if (ta) im->pack_n(A + (size_t)pc * lda + ic + ir, lda, mr, kc, MR, dst + (size_t)ir * kc);
+        else im->pack_t(A + (size_t)(ic + ir) * lda + pc, lda, mr, kc, MR, dst + (size_t)ir * kc);
+    }
+}
+
+static const gemm_impl *impl_of(int simd) { return &impls[simd > SIMD_PORTABLE && simd < SIMD_COUNT ? simd : 0]; }
+
+/* The op(B) = B loop nest (see the top of the file). A's panels are packed into Ab per
+ * block, or read from Ap when the caller packed all of A beforehand: the same kernel calls
+ * in the same order either way, so the same bits. */
+static void sgemm_n(const gemm_impl *im, const gemm_plan *p, int ta, int tb, int M, int N, int K, float alpha,
+                    const float *A, int lda, const float *Ap, const float *B, int ldb, float beta, float *C,
+                    int ldc, float *Ab, float *Bb) {
+    const int MR = im->mr, NR = im->nr;
+    for (int jc = 0; jc < N; jc += p->nstep) {
+        int nc = N - jc < p->nstep ? N - jc : p->nstep;
+        for (int pc = 0; pc < K; pc += p->kstep) {
+            int kc = K - pc < p->kstep ? K - pc : p->kstep;
             float beta_k = pc == 0 ? beta : 1.0f;
-            for (int ic = 0; ic < M; ic += p.mstep) {
-                int mc = M - ic < p.mstep ? M - ic : p.mstep;
-                for (int ir = 0; ir < mc; ir += MR) {
-                    int mr = mc - ir < MR ? mc - ir : MR;
-                    float *dst = Ab + (size_t)ir * kc;
-                    if (ta) im->pack_n(A + (size_t)pc * lda + ic + ir, lda, mr, kc, MR, dst);
-                    else im->pack_t(A + (size_t)(ic + ir) * lda + pc, lda, mr, kc, MR, dst);
-                }
+            for (int ic = 0; ic < M; ic += p->mstep) {
+                int mc = M - ic < p->mstep ? M - ic : p->mstep;
+                const float *Ablk = Ab;
+                if (Ap) Ablk = Ap + packed_a_offset(im, M, pc, ic, kc);
+                else pack_a_block(im, ta, A, lda, pc, ic, mc, kc, Ab);
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     int wp = rup(nr, im->vl);
                     const float *bs;
                     ptrdiff_t ldbs = wp;
-                    if (!tb && nr == NR && b_inplace(im, ldb)) {
+                    /* a strip of whole vectors is read in place too (the kernel reads
+                     * no further), such as Winograd's 32 or 16 tiles on small maps */
+                    if (!tb && (nr == NR || nr % im->vl == 0) && b_inplace(im, ldb)) {
                         bs = B + (size_t)pc * ldb + jc + jr;
                         ldbs = ldb;
                     } else {
-                        float *strip = Bb + (p.keep_b ? (size_t)(jr / NR) * NR * kc : 0);
-                        if (ic == 0 || !p.keep_b) {
+                        float *strip = Bb + (p->keep_b ? (size_t)(jr / NR) * NR * kc : 0);
+                        if (ic == 0 || !p->keep_b) {
                             const float *src = tb ? B + (size_t)(jc + jr) * ldb + pc
                                                   : B + (size_t)pc * ldb + jc + jr;
                             (tb ? im->pack_t : im->pack_n)(src, ldb, nr, kc, wp, strip);
@@ -273,10 +279,102 @@ void sgemm(int simd, int ta, int tb, int M, int N, int K, float alpha,
                     }
                     float *c = C + (size_t)ic * ldc + jc + jr;
                     for (int ir = 0; ir < mc; ir += MR)
-                        im->kern(kc, Ab + (size_t)ir * kc, bs, ldbs, c + (size_t)ir * ldc, ldc,
+                        im->kern(kc, Ablk + (size_t)ir * kc, bs, ldbs, c + (size_t)ir * ldc, ldc,
                                  mc - ir < MR ? mc - ir : MR, nr, alpha, beta_k);
                 }
             }
         }
     }
+}
+
+/* The packing area (Ab) and the B strip area (Bb) in ws, on cache lines. */
+static void split_gemm_ws(const gemm_plan *p, float *ws, float **Ab, float **Bb) {
+    size_t mis = (uintptr_t)ws / sizeof *ws % WS_ALIGN;
+    *Ab = ws + (mis ? WS_ALIGN - mis : 0);
+    *Bb = *Ab + (p->a_floats + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN;
+}
+
+void sgemm(int simd, int ta, int tb, int M, int N, int K, float alpha,
+           const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+           float *ws) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    const gemm_impl *im = impl_of(simd);
+    gemm_plan p = plan_for(im, tb, M, N, K);
+    float *Ab, *Bb;
+    split_gemm_ws(&p, ws, &Ab, &Bb);
+    if (use_kernt(im, tb, K)) {
+        sgemm_t(im, &p, ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Ab, Bb);
+        return;
+    }
+    sgemm_n(im, &p, ta, tb, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C, ldc, Ab, Bb);
+}
+
+size_t sgemm_pack_a_floats(int M, int K) {
+    if (M <= 0 || K <= 0) return WS_ALIGN;
+    size_t most = 0;
+    for (int l = 0; l < SIMD_COUNT; l++) {
+        size_t need = (size_t)rup(M, impls[l].mr) * (size_t)K;
+        if (need > most) most = need;
+    }
+    return (most + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN;
+}
+
+void sgemm_pack_a(int simd, int ta, int M, int K, const float *A, int lda, float *Ap) {
+    if (M <= 0 || K <= 0) return;
+    const gemm_impl *im = impl_of(simd);
+    gemm_plan p = plan_for(im, 0, M, 1, K); /* the k and m steps do not depend on N */
+    for (int pc = 0; pc < K; pc += p.kstep) {
+        int kc = K - pc < p.kstep ? K - pc : p.kstep;
+        for (int ic = 0; ic < M; ic += p.mstep) {
+            int mc = M - ic < p.mstep ? M - ic : p.mstep;
+            pack_a_block(im, ta, A, lda, pc, ic, mc, kc, Ap + packed_a_offset(im, M, pc, ic, kc));
+        }
+    }
+}
+
+void sgemm_packed(int simd, int M, int N, int K, float alpha, const float *Ap, const float *B, int ldb, float beta,
+                  float *C, int ldc, float *ws) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    const gemm_impl *im = impl_of(simd);
+    gemm_plan p = plan_for(im, 0, M, N, K);
+    float *Ab, *Bb;
+    split_gemm_ws(&p, ws, &Ab, &Bb);
+    sgemm_n(im, &p, 0, 0, M, N, K, alpha, NULL, 0, Ap, B, ldb, beta, C, ldc, Ab, Bb);
+}
+
+/* The portable dot: eight partial sums (k mod 8) added in a fixed order, then the tail. */
+static float dot_portable(int K, const float *a, const float *b) {
+    float acc[8] = {0};
+    int k = 0;
+    for (; k + 8 <= K; k += 8)
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; l++) acc[l] += a[k + l] * b[k + l];
+    float t = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; k < K; k++) t += a[k] * b[k];
+    return t;
+}
+
+void sgemm_dot(int simd, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+#ifndef CNN_NO_SIMD
+    if (simd == SIMD_AVX2 || simd == SIMD_AVX512) {
+        gemm_dot_avx2(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#endif
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < M; i++) {
+            float d = K > 0 ? dot_portable(K, A + (size_t)i * lda, B + (size_t)j * ldb) : 0.0f;
+            float *c = C + (size_t)i * ldc + j;
+            *c = beta == 0.0f ? alpha * d : alpha * d + beta * *c;
+        }
 }

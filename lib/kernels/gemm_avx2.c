@@ -301,3 +301,60 @@ void gemm_kernt_avx2(int kc, const float *Ap, const float *B, ptrdiff_t ldb,
     _mm256_store_ps(T + 120, _mm256_setzero_ps());
     gemm_store_t_avx2(T, 16, mr, nr, C, ldc, alpha, beta);
 }
+
+/* NB (1..4) dot products of the K floats at a with the rows of b (ldb apart). Vectors
+ * of 8 at even and odd positions go to two accumulators (8 in flight over 4 rows covers
+ * the FMA latency), which are added, summed across lanes in a fixed tree, and the last
+ * K % 8 products added in order: each dot's rounding depends on K alone. */
+static inline __attribute__((always_inline)) void
+dots(const int NB, int K, const float *a, const float *b, ptrdiff_t ldb, float out[4]) {
+    __m256 e[4], o[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < NB; r++) e[r] = o[r] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m256 a0 = _mm256_loadu_ps(a + k), a1 = _mm256_loadu_ps(a + k + 8);
+#pragma GCC unroll 4
+        for (int r = 0; r < NB; r++) {
+            e[r] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b + r * ldb + k), e[r]);
+            o[r] = _mm256_fmadd_ps(a1, _mm256_loadu_ps(b + r * ldb + k + 8), o[r]);
+        }
+    }
+    if (k + 8 <= K) {
+        __m256 a0 = _mm256_loadu_ps(a + k);
+#pragma GCC unroll 4
+        for (int r = 0; r < NB; r++) e[r] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b + r * ldb + k), e[r]);
+        k += 8;
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < NB; r++) {
+        __m256 s = _mm256_add_ps(e[r], o[r]);
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        float t = _mm_cvtss_f32(h);
+        for (int j = k; j < K; j++) t += a[j] * b[r * ldb + j];
+        out[r] = t;
+    }
+}
+
+void gemm_dot_avx2(int M, int N, int K, float alpha, const float *A, ptrdiff_t lda, const float *B,
+                   ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc) {
+    /* B rows 4 at a time against every row of A: a block of B is read from memory once and
+     * from cache for the other rows of A (M is small here). */
+    for (int j = 0; j < N; j += 4) {
+        int nb = N - j < 4 ? N - j : 4;
+        for (int i = 0; i < M; i++) {
+            float d[4];
+            const float *a = A + i * lda, *b = B + j * ldb;
+            switch (nb) {
+            case 1: dots(1, K, a, b, ldb, d); break;
+            case 2: dots(2, K, a, b, ldb, d); break;
+            case 3: dots(3, K, a, b, ldb, d); break;
+            default: dots(4, K, a, b, ldb, d); break;
+            }
+            float *c = C + i * ldc + j;
+            for (int r = 0; r < nb; r++) c[r] = beta == 0.0f ? alpha * d[r] : alpha * d[r] + beta * c[r];
+        }
+    }
+}

@@ -36,6 +36,10 @@ void gemm_kernt_avx2(int kc, const float *Ap, const float *B, ptrdiff_t ldb,
  * read). T must have round_up(nr, 8) readable rows. */
 void gemm_store_t_avx2(const float *T, ptrdiff_t ldt, int mr, int nr, float *C, ptrdiff_t ldc,
                        float alpha, float beta);
+/* sgemm_dot's kernel (see gemm.h); the AVX-512 level uses it too: the loop is bound by
+ * reading B, not by the FMA width. */
+void gemm_dot_avx2(int M, int N, int K, float alpha, const float *A, ptrdiff_t lda, const float *B,
+                   ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc);
 /* AVX-512: 8 x 48 register tile (24 zmm accumulators), vector width 16. */
 void gemm_kern_avx512(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
                       float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
