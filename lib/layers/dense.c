@@ -1,6 +1,7 @@
 /* dense.c - fully connected layer: y = x W^T + b over the flattened input (so a flatten
  * before it is implicit). W is units x inputs. The batch is split over threads for y and
- * dx, and the units for dW, so no cross-thread sums are needed. */
+ * dx (the units for y at batches of a few images), and the units for dW, so no
+ * cross-thread sums are needed. */
 #include "layer.h"
 #include "../core/util.h"
 #include "../kernels/gemm.h"
@@ -65,9 +66,28 @@ static void fwd_units(void *arg, int ith, int nth) {
             for (int64_t o = lo; o < hi; o++) n->y[(int64_t)b * j->out + o] += n->t[1].data[o];
 }
 
+/* A few images: one dot product per output (sgemm's tiles would be mostly zero padding
+ * with so few rows, and the time is reading W once), outputs split over the threads. The
+ * choice depends on the batch alone, so the bits do not depend on the thread count. */
+enum { DOT_MAX_BATCH = 4 };
+
+static void fwd_dots(void *arg, int ith, int nth) {
+    job *j = arg;
+    node *n = j->n;
+    int64_t lo, hi;
+    split_range(j->out, ith, nth, &lo, &hi);
+    if (hi <= lo) return;
+    sgemm_dot(j->x->simd, j->x->n, (int)(hi - lo), j->in, 1.0f, n->x[0], j->in, n->t[0].data + lo * j->in, j->in,
+              0.0f, n->y + lo, j->out);
+    if (n->nt > 1)
+        for (int b = 0; b < j->x->n; b++)
+            for (int64_t o = lo; o < hi; o++) n->y[(int64_t)b * j->out + o] += n->t[1].data[o];
+}
+
 static void dense_fwd(node *n, exec *x) {
     job j = {n, x, (int)shape_size(n->ins[0]), n->out.c};
-    pool_run(x->pool, x->n < x->nth && j.out >= 2 * x->nth ? fwd_units : fwd_part, &j);
+    if (x->n <= DOT_MAX_BATCH) pool_run(x->pool, fwd_dots, &j);
+    else pool_run(x->pool, x->n < x->nth && j.out >= 2 * x->nth ? fwd_units : fwd_part, &j);
 }
 
 static void bwd_part(void *arg, int ith, int nth) {
