@@ -1,6 +1,7 @@
 /* bench.c - `cnn bench`: per-layer forward/backward times with GFLOP/s and the fraction of
  * the FMA peak measured on the spot, then img/s for training, infer64 and infer1 ms, and the
- * peak RSS. Output is tab-separated KEY<TAB>VALUE lines plus one table, for scripts. */
+ * peak RSS. Output is tab-separated KEY<TAB>VALUE lines, for scripts, plus a per-layer table
+ * for each measurement (train, infer64 and infer1). */
 #include "cli.h"
 #include <stdlib.h>
 #include <string.h>
@@ -84,8 +85,10 @@ int cmd_bench(int argc, char **argv) {
         printf("\n# infer, batch 64, %d threads\n", used);
         table(m, l, 0, peak * used);
         printf("infer64_img_per_s\t%.1f\n", r);
-        if ((rc = cnn_model_set_threads(m, 1, &err)) || (rc = cnn_bench(m, 1, 0, seconds, runs, &r, NULL, &err)))
+        if ((rc = cnn_model_set_threads(m, 1, &err)) || (rc = cnn_bench(m, 1, 0, seconds, runs, &r, l, &err)))
             goto out;
+        printf("\n# infer, batch 1, 1 thread (infer1)\n");
+        table(m, l, 0, peak);
         printf("infer1_ms\t%.4f\n", 1000.0 / r);
     }
 out:

@@ -8,7 +8,8 @@
  * element may be off by 1e-4 of the largest |value| of its tensor (observed: below 1e-5).
  * Also checks that gradients are added (not stored) and that dx NULL is accepted, and, through
  * the conv layer, that the Winograd path gives the same bits for 1, 2 and 3 threads, that
- * CNN_CONV=auto picks it for these channel counts, and that it agrees with CNN_CONV=gemm. */
+ * CNN_CONV=auto picks it for these channel counts, and that it agrees with CNN_CONV=gemm;
+ * and that inference's cached transformed weights follow every change of the parameters. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,7 +98,8 @@ static void run_case(const cs *c) {
     wino_shape s;
     wino_shape_init(&s, c->C, c->H, c->W, c->OC, c->P, c->P);
     CHECK(s.OH == OH && s.OW == OW, "shape %dx%d, expected %dx%d", s.OH, s.OW, OH, OW);
-    float *U = malloc(wino_u_floats(&s) * sizeof *U), *dU = malloc(wino_u_floats(&s) * sizeof *dU);
+    float *U = malloc(wino_u_floats(&s) * sizeof *U), *dU = malloc(wino_u_floats(&s) * sizeof *dU),
+          *Up = malloc(wino_u_floats(&s) * sizeof *Up), *Ut = malloc(wino_u_floats(&s) * sizeof *Ut);
     size_t nws = wino_ws_floats(&s);
     float *ws = malloc(nws * sizeof *ws);
     float *yg = malloc(ny * sizeof *yg), *dxg = malloc(nx * sizeof *dxg), *dwg = malloc(nw * sizeof *dwg);
@@ -106,13 +108,15 @@ static void run_case(const cs *c) {
         for (size_t i = 0; i < nws; i++) ws[i] = NAN; /* scratch must not be read before written */
         for (size_t i = 0; i < ny; i++) yg[i] = NAN;                 /* y is stored, never read */
         wino_weights(w, c->OC, c->C, U);
-        wino_fwd(level, &s, U, x, c->N, bias, yg, ws);
+        wino_pack_u(level, &s, U, Up);
+        wino_pack_ut(level, &s, U, Ut);
+        wino_fwd(level, &s, Up, x, c->N, bias, yg, ws);
         close_to("forward", c, level, yg, NULL, y, ny);
 
         memcpy(dxg, dx0, nx * sizeof *dxg);
         memcpy(dwg, dw0, nw * sizeof *dwg);
         memset(dU, 0, wino_u_floats(&s) * sizeof *dU);
-        wino_bwd(level, &s, U, x, dy, c->N, dU, dxg, ws);
+        wino_bwd(level, &s, Ut, x, dy, c->N, dU, dxg, ws);
         wino_dweights(dU, c->OC, c->C, dwg);
         close_to("input gradient", c, level, dxg, dx0, dx, nx);
         close_to("weight gradient", c, level, dwg, dw0, dw, nw);
@@ -120,11 +124,11 @@ static void run_case(const cs *c) {
         /* Without dx (a first layer) the weight gradient is the same. */
         memcpy(dwg, dw0, nw * sizeof *dwg);
         memset(dU, 0, wino_u_floats(&s) * sizeof *dU);
-        wino_bwd(level, &s, U, x, dy, c->N, dU, NULL, ws);
+        wino_bwd(level, &s, NULL, x, dy, c->N, dU, NULL, ws);
         wino_dweights(dU, c->OC, c->C, dwg);
         close_to("weight gradient (dx NULL)", c, level, dwg, dw0, dw, nw);
     }
-    free(U), free(dU), free(ws), free(yg), free(dxg), free(dwg);
+    free(U), free(dU), free(Up), free(Ut), free(ws), free(yg), free(dxg), free(dwg);
     free(x), free(w), free(bias), free(dy), free(dx0), free(dw0), free(y), free(dx), free(dw);
 }
 
@@ -207,6 +211,116 @@ static void layer_checks(void) {
     free_run(&w1), free_run(&w2), free_run(&w3), free_run(&au), free_run(&ge);
 }
 
+/* A conv + batchnorm + relu + conv graph (the batchnorm folded at inference) with
+ * CNN_CONV=algo, initialised with seed 3; 0 on success. */
+static int cache_graph(const char *algo, int threads, graph *g) {
+    static const char *doc = "layers:\n"
+                             "  - {type: conv, filters: 12, kernel: 3, padding: 1, bias: false}\n"
+                             "  - {type: batchnorm}\n"
+                             "  - relu\n"
+                             "  - {type: conv, filters: 8, kernel: 3, padding: 0}\n";
+    setenv("CNN_CONV", algo, 1);
+    memset(g, 0, sizeof *g);
+    ynode *root = NULL;
+    cnn_error e = {0};
+    int rc = ytree_parse(doc, strlen(doc), "wcache", &root, &e);
+    if (!rc) rc = graph_build(g, ytree_get(root, "layers"), "wcache", (shape){9, 10, 10}, &e);
+    if (!rc) {
+        graph_init(g, 3);
+        rc = graph_set_threads(g, threads, &e);
+    }
+    if (!rc) rc = graph_reserve(g, LN, 1, &e);
+    CHECK(rc == 0, "cache graph (%s): %s", algo, e.msg);
+    if (root) ytree_free(root);
+    unsetenv("CNN_CONV");
+    return rc;
+}
+
+/* Inference output of n images of x, copied out (the arena is reused). */
+static float *eval_out(graph *g, const float *x, int n) {
+    cnn_error e = {0};
+    if (graph_reserve(g, LN, 0, &e)) return NULL;
+    size_t ny = (size_t)n * (size_t)shape_size(graph_out_shape(g));
+    float *y = malloc(ny * sizeof *y);
+    memcpy(y, graph_forward(g, x, n, 0, 0, 0), ny * sizeof *y);
+    return y;
+}
+
+/* What a fresh graph with g's parameters and batchnorm statistics infers for x. */
+static float *fresh_out(const char *algo, const graph *g, const float *x, int n) {
+    graph f;
+    if (cache_graph(algo, 2, &f)) return NULL;
+    memcpy(f.params, g->params, (size_t)g->nparams * sizeof *f.params);
+    memcpy(f.bufs, g->bufs, (size_t)g->nbufs * sizeof *f.bufs);
+    f.version++;
+    float *y = eval_out(&f, x, n);
+    graph_free(&f);
+    return y;
+}
+
+static int near_vec(const float *a, const float *b, size_t n) {
+    double big = 0, err = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(b[i]) > big) big = fabs(b[i]);
+        if (!(fabs((double)a[i] - b[i]) <= err)) err = fabs((double)a[i] - b[i]);
+    }
+    return err <= TOL * big;
+}
+
+/* The inference cache of transformed weights: remade after a training step and after
+ * weights change (with the version bumped, as the optimizer and checkpoint loads do), never
+ * stale: every inference must give a fresh graph's bits. Batch 1 agrees with batch 3. */
+static void cache_checks(void) {
+    graph g;
+    if (cache_graph("winograd", 2, &g)) return;
+    size_t per = (size_t)shape_size(graph_out_shape(&g)), nx = (size_t)LN * 9 * 10 * 10;
+    float *x = malloc(nx * sizeof *x), *dout = malloc((size_t)LN * per * sizeof *dout);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)((int)(i * 7919 % 101) - 50) / 50.0f;
+    for (size_t i = 0; i < (size_t)LN * per; i++) dout[i] = (float)((int)(i * 104729 % 37) - 18) / 18.0f;
+
+    float *y0 = eval_out(&g, x, 3), *f0 = fresh_out("winograd", &g, x, 3), *g0 = fresh_out("gemm", &g, x, 3);
+    float *y1 = eval_out(&g, x, 1), *y1b = eval_out(&g, x + 2 * 9 * 10 * 10, 1);
+    CHECK(y0 && f0 && g0 && y1 && y1b, "cache checks: graphs failed");
+    if (!y0 || !f0 || !g0 || !y1 || !y1b) return;
+    CHECK(!memcmp(y0, f0, 3 * per * sizeof *y0), "inference differs from a fresh graph's");
+    CHECK(near_vec(y0, g0, 3 * per), "Winograd inference disagrees with the GEMM path");
+    /* Not the same bits on every path: the AVX2 GEMM kernel sums a strip of 8 columns or
+     * fewer (batch 1 here: 9 tiles) in two interleaved halves of k. */
+    CHECK(near_vec(y1, y0, per) && near_vec(y1b, y0 + 2 * per, per), "batch 1 inference differs from batch 3's");
+
+    /* A training step: a training forward moves the batchnorm statistics, then an update
+     * (weights - 0.01 grad) bumps the version, as optim_step does. */
+    cnn_error e = {0};
+    CHECK(graph_reserve(&g, LN, 1, &e) == 0, "reserve: %s", e.msg);
+    graph_forward(&g, x, LN, 1, 7, 3);
+    graph_backward(&g, dout, LN, 7, 3);
+    for (int64_t i = 0; i < g.nparams; i++) g.params[i] -= 0.01f * g.grads[i];
+    g.version++;
+    float *y2 = eval_out(&g, x, 3), *f2 = fresh_out("winograd", &g, x, 3), *g2 = fresh_out("gemm", &g, x, 3);
+    CHECK(y2 && f2 && g2 && memcmp(y2, y0, 3 * per * sizeof *y2), "a training step left inference unchanged");
+    if (y2 && f2 && g2) {
+        CHECK(!memcmp(y2, f2, 3 * per * sizeof *y2), "after a training step inference used stale weights");
+        CHECK(near_vec(y2, g2, 3 * per), "after a training step Winograd disagrees with the GEMM path");
+    }
+
+    /* One weight of the second conv (no batchnorm folded into it) changed by hand. */
+    tensor *w = &g.nodes[g.nn - 1].t[0];
+    w->data[5] += 0.5f;
+    g.version++;
+    float *y3 = eval_out(&g, x, 3), *f3 = fresh_out("winograd", &g, x, 3);
+    CHECK(y3 && f3 && memcmp(y3, y2, 3 * per * sizeof *y3), "a weight change left inference unchanged");
+    if (y3 && f3) CHECK(!memcmp(y3, f3, 3 * per * sizeof *y3), "after a weight change inference used stale weights");
+
+    /* Another SIMD level on the same graph: the cache is remade for it. */
+    int other = g.simd == SIMD_PORTABLE ? simd_detect() : SIMD_PORTABLE;
+    g.simd = other;
+    float *y4 = eval_out(&g, x, 3);
+    if (y4 && y3) CHECK(near_vec(y4, y3, 3 * per), "inference on the %s path after another", simd_name(other));
+    free(y0), free(f0), free(g0), free(y1), free(y1b), free(y2), free(f2), free(g2), free(y3), free(f3), free(y4);
+    free(x), free(dout);
+    graph_free(&g);
+}
+
 int main(void) {
     static const int chans[] = {1, 3, 17, 32};
     static const int sizes[][2] = {{1, 1}, {2, 7}, {5, 5}, {7, 2}, {13, 13}, {28, 28}, {1, 28}, {28, 5}};
@@ -231,6 +345,7 @@ int main(void) {
     run_case(&many);
 
     layer_checks();
+    cache_checks();
 
     /* The algorithm switch is read from the environment on every call. */
     setenv("CNN_CONV", "gemm", 1);

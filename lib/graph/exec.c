@@ -79,7 +79,15 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
         if (g->nodes[i].fold && !g->nodes[i].fold_w) {
             g->nodes[i].fold_w = malloc(((size_t)g->nodes[i].t[0].count + (size_t)g->nodes[i].out.c) * sizeof(float));
             if (!g->nodes[i].fold_w) return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
-            g->nodes[i].fold_version = 0;
+            g->nodes[i].fold_version = ~(uint64_t)0; /* never made: differs from any version */
+        }
+    for (int i = 1; eval && i < g->nn; i++)
+        if (g->nodes[i].wcache_floats && !g->nodes[i].wcache) {
+            size_t bytes;
+            if (!size_mul(g->nodes[i].wcache_floats, sizeof(float), &bytes) ||
+                !(g->nodes[i].wcache = aligned_alloc64(bytes)))
+                return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
+            g->nodes[i].wcache_simd = -1;
         }
     int nn = g->nn, T = 2 * nn;
     buf *b = calloc((size_t)nn * 4, sizeof *b);
@@ -201,7 +209,7 @@ static void relu_mask_range(void *arg, int64_t lo, int64_t hi) {
 
 static exec make_exec(graph *g, int n, int training, uint64_t seed, uint64_t step) {
     exec x = {.n = n, .training = training, .pool = g->pool, .nth = pool_size(g->pool), .simd = g->simd,
-              .ws = g->ws, .ws_stride = g->ws_stride, .seed = seed, .step = step};
+              .ws = g->ws, .ws_stride = g->ws_stride, .seed = seed, .step = step, .version = g->version};
     return x;
 }
 

@@ -58,6 +58,7 @@ void graph_free(graph *g) {
     for (int i = 0; i < g->nn; i++) {
         free(g->nodes[i].p);
         free(g->nodes[i].fold_w);
+        free(g->nodes[i].wcache);
     }
     free(g->nodes);
     free(g->params);

@@ -34,6 +34,7 @@ int conv_algo_from_env(void) {
     if (!s) return CONV_AUTO;
     if (strcmp(s, "gemm") == 0) return CONV_GEMM;
     if (strcmp(s, "winograd") == 0) return CONV_WINOGRAD;
+    if (strcmp(s, "direct") == 0) return CONV_DIRECT;
     return CONV_AUTO;
 }
 
@@ -41,10 +42,12 @@ int conv_algo_from_env(void) {
  * dimension: sgemm's AVX-512 tile is 48 columns wide, and a ragged last strip (49 tiles of
  * a 28x28 image: 48 + 1) cost N2's conv2 about 20 % of its product time, while 196 tiles
  * (4 images) run near full speed. Up to 4 images and about 200 tiles; measured on N2's
- * layers, 2-4 images per block were within noise of each other and 1 or 8 were slower. The
- * cap on V and M (36 x channels x tiles each) keeps wide layers' scratch from growing past
- * a few MB per thread. */
-enum { BLOCK_TILES = 200, BLOCK_IMAGES = 4, BLOCK_FLOATS = 1 << 20 };
+ * layers, 2-4 images per block were within noise of each other and 1 or 8 were slower.
+ * Small maps take more images, for at least 32 tiles: at 7x7 (4 tiles an image, N3's third
+ * stage) 8 images ran the backward pass 12 % faster than 4 (fewer, longer k runs in the
+ * dU products). The cap on V and M (36 x channels x tiles each) keeps wide layers' scratch
+ * from growing past a few MB per thread. */
+enum { BLOCK_TILES = 200, BLOCK_IMAGES = 4, BLOCK_MIN_TILES = 32, BLOCK_FLOATS = 1 << 20 };
 
 void wino_shape_init(wino_shape *s, int C, int H, int W, int OC, int PH, int PW) {
     s->C = C; s->H = H; s->W = W; s->OC = OC; s->PH = PH; s->PW = PW;
@@ -55,6 +58,7 @@ void wino_shape_init(wino_shape *s, int C, int H, int W, int OC, int PH, int PW)
     s->tpi = s->TH * s->TW;
     s->ipb = BLOCK_TILES / s->tpi;
     if (s->ipb > BLOCK_IMAGES) s->ipb = BLOCK_IMAGES;
+    if (s->ipb * s->tpi < BLOCK_MIN_TILES) s->ipb = (BLOCK_MIN_TILES + s->tpi - 1) / s->tpi;
     while (s->ipb > 1 && (size_t)36 * (C + OC) * s->ipb * s->tpi > BLOCK_FLOATS) s->ipb--;
     if (s->ipb < 1) s->ipb = 1;
     s->tb = s->ipb * s->tpi;
@@ -69,7 +73,21 @@ size_t wino_ws_floats(const wino_shape *s) {
            2 * stage_floats(s) + wino_r16(g);
 }
 
-size_t wino_u_floats(const wino_shape *s) { return wino_r16((size_t)36 * s->OC * s->C); }
+size_t wino_u_floats(const wino_shape *s) {
+    size_t u = wino_r16((size_t)36 * s->OC * s->C), up = 36 * upk_floats(s), ut = 36 * upk_t_floats(s);
+    if (up > u) u = up;
+    return ut > u ? ut : u;
+}
+
+void wino_pack_u(int simd, const wino_shape *s, const float *U, float *Up) {
+    for (int k = 0; k < 36; k++)
+        sgemm_pack_a(simd, 0, s->OC, s->C, U + (size_t)k * s->OC * s->C, s->C, Up + k * upk_floats(s));
+}
+
+void wino_pack_ut(int simd, const wino_shape *s, const float *U, float *Ut) {
+    for (int k = 0; k < 36; k++)
+        sgemm_pack_a(simd, 1, s->C, s->OC, U + (size_t)k * s->OC * s->C, s->C, Ut + k * upk_t_floats(s));
+}
 
 /* G g: the weight transform (3 -> 6). */
 static void tf_g(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
@@ -128,22 +146,22 @@ void wino_dweights(const float *dU, int OC, int C, float *dw) {
 }
 
 
-void wino_fwd(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias, float *y,
+void wino_fwd(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias, float *y,
               float *ws) {
 #ifndef CNN_NO_SIMD
-    if (simd == SIMD_AVX512) wino_fwd_avx512(simd, s, U, x, n, bias, y, ws);
-    else if (simd == SIMD_AVX2) wino_fwd_avx2(simd, s, U, x, n, bias, y, ws);
+    if (simd == SIMD_AVX512) wino_fwd_avx512(simd, s, Up, x, n, bias, y, ws);
+    else if (simd == SIMD_AVX2) wino_fwd_avx2(simd, s, Up, x, n, bias, y, ws);
     else
 #endif
-        wino_fwd_portable(simd, s, U, x, n, bias, y, ws);
+        wino_fwd_portable(simd, s, Up, x, n, bias, y, ws);
 }
 
-void wino_bwd(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n, float *dU,
+void wino_bwd(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
               float *dx, float *ws) {
 #ifndef CNN_NO_SIMD
-    if (simd == SIMD_AVX512) wino_bwd_avx512(simd, s, U, x, dy, n, dU, dx, ws);
-    else if (simd == SIMD_AVX2) wino_bwd_avx2(simd, s, U, x, dy, n, dU, dx, ws);
+    if (simd == SIMD_AVX512) wino_bwd_avx512(simd, s, Ut, x, dy, n, dU, dx, ws);
+    else if (simd == SIMD_AVX2) wino_bwd_avx2(simd, s, Ut, x, dy, n, dU, dx, ws);
     else
 #endif
-        wino_bwd_portable(simd, s, U, x, dy, n, dU, dx, ws);
+        wino_bwd_portable(simd, s, Ut, x, dy, n, dU, dx, ws);
 }

@@ -16,9 +16,9 @@
 #define CNN_WINOGRAD_H
 #include <stddef.h>
 
-/* Convolution algorithm, from CNN_CONV=gemm|winograd|auto (auto when unset or unknown).
+/* Convolution algorithm, from CNN_CONV=gemm|winograd|direct|auto (auto when unset or unknown).
  * Read on every call so a test can set it before building a graph. */
-enum { CONV_AUTO = 0, CONV_GEMM = 1, CONV_WINOGRAD = 2 };
+enum { CONV_AUTO = 0, CONV_GEMM = 1, CONV_WINOGRAD = 2, CONV_DIRECT = 3 /* kernels/direct.h */ };
 int conv_algo_from_env(void);
 
 typedef struct wino_shape {
@@ -30,22 +30,30 @@ typedef struct wino_shape {
 
 /* Fills s for these sizes; the block size is chosen from the tile count. */
 void wino_shape_init(wino_shape *s, int C, int H, int W, int OC, int PH, int PW);
-/* Floats of U (and of dU): 36 * OC * C, rounded up to 16. */
+/* Floats of U (and of dU): 36 * OC * C, rounded up to 16, or more: enough for the packed
+ * forms of wino_pack_u and wino_pack_ut too. */
 size_t wino_u_floats(const wino_shape *s);
 /* Floats of scratch wino_fwd and wino_bwd need (besides U and dU), a multiple of 16. */
 size_t wino_ws_floats(const wino_shape *s);
 
 /* U[36][OC][C] = G w G^T for each filter of w (OC x C x 3 x 3). */
 void wino_weights(const float *w, int OC, int C, float *U);
+/* Up (wino_u_floats) = U laid out for the products of wino_fwd on the `simd` level (each
+ * U_k packed for sgemm_packed): packed once, used for any number of wino_fwd calls. */
+void wino_pack_u(int simd, const wino_shape *s, const float *U, float *Up);
+/* Ut (wino_u_floats) = each U_k^T packed for the input-gradient products of wino_bwd. */
+void wino_pack_ut(int simd, const wino_shape *s, const float *U, float *Ut);
 /* dw (OC x C x 3 x 3) += G^T dU G, the adjoint of wino_weights. */
 void wino_dweights(const float *dU, int OC, int C, float *dw);
 
 /* y (n x OC x OH x OW) = conv(x (n x C x H x W)) + bias (NULL: none), images taken ipb at
- * a time. U from wino_weights; ws holds wino_ws_floats, 64-byte aligned ideally. */
-void wino_fwd(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias, float *y,
+ * a time. Up from wino_pack_u for the same simd; ws holds wino_ws_floats, 64-byte aligned
+ * ideally. */
+void wino_fwd(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias, float *y,
               float *ws);
 /* For n images: dU ([36][OC][C]) += the transformed weight gradient, in a fixed order of
- * blocks; dx (n x C x H x W, NULL: not wanted) += the input gradient. */
-void wino_bwd(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n, float *dU,
+ * blocks; dx (n x C x H x W, NULL: not wanted) += the input gradient, which needs Ut from
+ * wino_pack_ut for the same simd (NULL when dx is). */
+void wino_bwd(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
               float *dx, float *ws);
 #endif

@@ -15,12 +15,15 @@
 #define WINO_CAT(a, b) WINO_CAT2(a, b)
 #define WINO_FN(name) WINO_CAT(name, WINO_SUFFIX)
 
-void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias,
+void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias,
                        float *y, float *ws);
-void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n,
+void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n,
                        float *dU, float *dx, float *ws);
 
 static inline size_t wino_r16(size_t v) { return (v + 15) & ~(size_t)15; }
+/* Floats between the packed U_k of wino_pack_u, and the U_k^T of wino_pack_ut. */
+static inline size_t upk_floats(const wino_shape *s) { return sgemm_pack_a_floats(s->OC, s->C); }
+static inline size_t upk_t_floats(const wino_shape *s) { return sgemm_pack_a_floats(s->C, s->OC); }
 #define r16 wino_r16
 
 /* Scratch layout: V | M (or Z) | three planes | two stage arrays | sgemm's workspace.
@@ -37,10 +40,13 @@ enum { WINO_SLACK = 48 };
 static inline size_t plane_floats(const wino_shape *s) {
     return r16((size_t)(4 * s->TH + 2) * (4 * s->TW + 2) + WINO_SLACK);
 }
-/* Rows of the stage arrays are 8 floats longer than an image's tiles: the vector row
- * passes store whole vectors of 8 tiles, and what lands past a tile row is overwritten by
- * the next tile row, or falls in that margin. */
-static inline int stage_stride(const wino_shape *s) { return s->tpi + 8; }
+/* Rows of the stage arrays hold the tiles of a block's images side by side, plus 8 floats:
+ * the vector row passes store whole vectors of 8 tiles, and what lands past a tile row is
+ * overwritten by the next tile row (or the next image's, written later), or falls in that
+ * margin. The column passes then run once per channel over the whole block: on small maps
+ * (4 tiles per image at 7x7) per-image column passes were too short to vectorise and cost
+ * more than the products. */
+static inline int stage_stride(const wino_shape *s) { return s->tb + 8; }
 static inline size_t stage_floats(const wino_shape *s) { return r16((size_t)36 * stage_stride(s) + WINO_SLACK); }
 
 static wino_ws split_ws(const wino_shape *s, float *ws) {
@@ -216,12 +222,12 @@ static inline void store_first(float *p, __m256 v, int m) {
  * the plane directly (tiles are 4 pixels apart): with AVX2, eight tiles at a time through
  * a 4 x 8 transpose; otherwise one tile at a time. That replaces a gather of every tile's
  * 36 values into tile-innermost rows plus a pass over them, which cost twice as much. The
- * second pass, down the columns, is element-wise over all the image's tiles. */
+ * second pass, down the columns, is element-wise over all the block's tiles. */
 
-/* One channel of one image into V (Vc: its first tile in V_0; ks: floats between V_k). */
-static void in_tf(const wino_shape *s, const float *xc, const wino_ws *w, float *Vc, ptrdiff_t ks) {
-    int cols = 4 * s->TW + 2, n = stage_stride(s);
-    float *E = w->E;
+/* The row pass of one channel of one image: E[i][k2] (rows n apart) from the image's
+ * first tile at E on. */
+static void in_rows(const wino_shape *s, const float *xc, const wino_ws *w, float *E, int n) {
+    int cols = 4 * s->TW + 2;
     fill_plane(xc, s->H, s->W, w->xp + (size_t)s->PH * cols + s->PW, cols);
     for (int ty = 0; ty < s->TH; ty++)
         for (int i = 0; i < 6; i++) { /* E[i][k2] = the row transform of tile row i */
@@ -246,14 +252,21 @@ static void in_tf(const wino_shape *s, const float *xc, const wino_ws *w, float 
             for (int tx = 0; tx < s->TW; tx++, p += 4) tf_bt(p, 1, e + tx, n, 1);
 #endif
         }
-    for (int k2 = 0; k2 < 6; k2++) tf_bt(E + k2 * n, 6 * n, Vc + k2 * ks, 6 * ks, s->tpi);
 }
 
-/* One output channel of one image from M (Mo, ks as for in_tf), plus bias. */
-static void out_tf(const wino_shape *s, const float *Mo, ptrdiff_t ks, const wino_ws *w, float bias, float *yc) {
-    int n = s->tpi;
-    float *D = w->D;
-    for (int k2 = 0; k2 < 6; k2++) tf_at(Mo + k2 * ks, 6 * ks, D + k2 * n, 6 * n, n); /* D[i][k2] */
+/* One channel of nb images into V (xc: the channel in the first image, images xstep
+ * apart; Vc: the first image's first tile in V_0; ks: floats between V_k). Images in
+ * order: what a row pass stores past an image's tiles is overwritten by the next one. */
+static void in_tf(const wino_shape *s, const float *xc, size_t xstep, int nb, const wino_ws *w, float *Vc,
+                  ptrdiff_t ks) {
+    int n = stage_stride(s);
+    for (int bi = 0; bi < nb; bi++) in_rows(s, xc + bi * xstep, w, w->E + bi * s->tpi, n);
+    for (int k2 = 0; k2 < 6; k2++) tf_bt(w->E + k2 * n, 6 * n, Vc + k2 * ks, 6 * ks, nb * s->tpi);
+}
+
+/* The row pass of one output channel of one image, from D[i][k2] (rows n apart, the
+ * image's first tile at D), plus bias. */
+static void out_rows(const wino_shape *s, const float *D, int n, float bias, float *yc) {
     for (int ty = 0; ty < s->TH; ty++)
         for (int i = 0; i < 4 && 4 * ty + i < s->OH; i++) {
             float *yr = yc + (size_t)(4 * ty + i) * s->OW;
@@ -291,10 +304,18 @@ static void out_tf(const wino_shape *s, const float *Mo, ptrdiff_t ks, const win
         }
 }
 
-/* One output channel of dy into Z (A dY A^T per tile; outputs past OH/OW count as 0). */
-static void dy_tf(const wino_shape *s, const float *dyc, const wino_ws *w, float *Zo, ptrdiff_t ks) {
-    int cols = 4 * s->TW, n = stage_stride(s);
-    float *E = w->E;
+/* One output channel of nb images from M (Mo, ks as for in_tf), plus bias (yc: the
+ * channel in the first image, images ystep apart). */
+static void out_tf(const wino_shape *s, const float *Mo, ptrdiff_t ks, const wino_ws *w, float bias, float *yc,
+                   size_t ystep, int nb) {
+    int n = nb * s->tpi;
+    for (int k2 = 0; k2 < 6; k2++) tf_at(Mo + k2 * ks, 6 * ks, w->D + k2 * n, 6 * n, n); /* D[i][k2] */
+    for (int bi = 0; bi < nb; bi++) out_rows(s, w->D + bi * s->tpi, n, bias, yc + bi * ystep);
+}
+
+/* The row pass of one output channel of dy, one image, as in_rows. */
+static void dy_rows(const wino_shape *s, const float *dyc, const wino_ws *w, float *E, int n) {
+    int cols = 4 * s->TW;
     fill_plane(dyc, s->OH, s->OW, w->yp, cols);
     for (int ty = 0; ty < s->TH; ty++)
         for (int i = 0; i < 4; i++) { /* E[i][k2] = A applied along tile row i */
@@ -315,21 +336,35 @@ static void dy_tf(const wino_shape *s, const float *dyc, const wino_ws *w, float
             for (int tx = 0; tx < s->TW; tx++, p += 4) tf_a(p, 1, e + tx, n, 1);
 #endif
         }
-    for (int k2 = 0; k2 < 6; k2++) tf_a(E + k2 * n, 6 * n, Zo + k2 * ks, 6 * ks, s->tpi); /* Z[k1][k2] */
 }
 
-/* dx (one channel of one image) += the adjoint input transform of dV (in V's layout). */
-static void adj_in_tf(const wino_shape *s, const float *dVc, ptrdiff_t ks, const wino_ws *w, float *dxc) {
-    int rows = 4 * s->TH + 2, cols = 4 * s->TW + 2, n = s->tpi;
-    float *D = w->D;
-    for (int k2 = 0; k2 < 6; k2++) tf_b(dVc + k2 * ks, 6 * ks, D + k2 * n, 6 * n, n); /* D[i][k2] */
-    /* Neighbouring tiles overlap by 2: add them up in a padded plane, in tile order. */
-    memset(w->ap, 0, (size_t)rows * cols * sizeof *w->ap);
+/* One output channel of dy (nb images, ystep apart) into Z (A dY A^T per tile; outputs
+ * past OH/OW count as 0). */
+static void dy_tf(const wino_shape *s, const float *dyc, size_t ystep, int nb, const wino_ws *w, float *Zo,
+                  ptrdiff_t ks) {
+    int n = stage_stride(s);
+    for (int bi = 0; bi < nb; bi++) dy_rows(s, dyc + bi * ystep, w, w->E + bi * s->tpi, n);
+    for (int k2 = 0; k2 < 6; k2++) tf_a(w->E + k2 * n, 6 * n, Zo + k2 * ks, 6 * ks, nb * s->tpi); /* Z[k1][k2] */
+}
+
+/* dx (one channel of one image) += the row pass of the adjoint input transform, from
+ * D[i][k2] (rows n apart, the image's first tile at D). */
+static void adj_rows(const wino_shape *s, const float *D, int n, const wino_ws *w, float *dxc) {
+    int cols = 4 * s->TW + 2;
+    /* Neighbouring tiles overlap by 2: add them up in a padded plane, in tile order. The
+     * vector pass adds a row to zeros instead of to the plane where no tile row before
+     * wrote it (all but the first two rows of a tile row): it then writes every column of
+     * the row (past its end, zeros), and what it writes into the next row is overwritten
+     * the same way, so the plane needs no clearing (which cost 5 % at 28x28). */
+#ifndef __AVX2__
+    memset(w->ap, 0, (size_t)(4 * s->TH + 2) * cols * sizeof *w->ap);
+#endif
     for (int ty = 0; ty < s->TH; ty++)
         for (int i = 0; i < 6; i++) {
             float *p = w->ap + (size_t)(4 * ty + i) * cols;
             const float *v = D + i * 6 * n + ty * s->TW;
 #ifdef __AVX2__
+            int fresh = ty == 0 || i >= 2;
             __m256 carry = _mm256_setzero_ps();
             for (int tx = 0; tx < s->TW; tx += 8) {
                 /* Lanes past the row's last tile hold stray values: zero them, as their
@@ -360,13 +395,14 @@ static void adj_in_tf(const wino_shape *s, const float *dVc, ptrdiff_t ks, const
                  * 4, whose loads would straddle the stores just made and stall. */
                 float *q = p + 4 * tx;
                 for (int k = 0; k < 4; k++) {
-                    __m256 sh = _mm256_permute2f128_ps(carry, b[k], 0x21);
-                    _mm256_storeu_ps(q + 8 * k, _mm256_add_ps(_mm256_loadu_ps(q + 8 * k), _mm256_add_ps(a[k], sh)));
+                    __m256 sh = _mm256_permute2f128_ps(carry, b[k], 0x21),
+                           old = fresh ? _mm256_setzero_ps() : _mm256_loadu_ps(q + 8 * k);
+                    _mm256_storeu_ps(q + 8 * k, _mm256_add_ps(old, _mm256_add_ps(a[k], sh)));
                     carry = b[k];
                 }
             }
             float *q = p + 4 * ((s->TW + 7) / 8 * 8); /* past the last group: its carry */
-            _mm_storeu_ps(q, _mm_add_ps(_mm_loadu_ps(q), _mm256_extractf128_ps(carry, 1)));
+            _mm_storeu_ps(q, _mm_add_ps(fresh ? _mm_setzero_ps() : _mm_loadu_ps(q), _mm256_extractf128_ps(carry, 1)));
 #else
             for (int tx = 0; tx < s->TW; tx++, p += 4) {
                 float v0 = v[tx], v1 = v[n + tx], v2 = v[2 * n + tx], v3 = v[3 * n + tx], v4 = v[4 * n + tx],
@@ -383,7 +419,16 @@ static void adj_in_tf(const wino_shape *s, const float *dVc, ptrdiff_t ks, const
     for (int r = 0; r < s->H; r++) add_row(dxc + (size_t)r * s->W, w->ap + (size_t)(r + s->PH) * cols + s->PW, s->W);
 }
 
-void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias, float *y,
+/* dx (one channel of nb images, xstep apart) += the adjoint input transform of dV (in V's
+ * layout). */
+static void adj_in_tf(const wino_shape *s, const float *dVc, ptrdiff_t ks, const wino_ws *w, float *dxc,
+                      size_t xstep, int nb) {
+    int n = nb * s->tpi;
+    for (int k2 = 0; k2 < 6; k2++) tf_b(dVc + k2 * ks, 6 * ks, w->D + k2 * n, 6 * n, n); /* D[i][k2] */
+    for (int bi = 0; bi < nb; bi++) adj_rows(s, w->D + bi * s->tpi, n, w, dxc + bi * xstep);
+}
+
+void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias, float *y,
               float *ws) {
     wino_ws w = split_ws(s, ws);
     size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
@@ -391,20 +436,18 @@ void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *U, const floa
     memset(w.xp, 0, plane_floats(s) * sizeof *w.xp);
     for (int b0 = 0; b0 < n; b0 += s->ipb) {
         int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = nb * s->tpi;
-        for (int bi = 0; bi < nb; bi++)
-            for (int c = 0; c < s->C; c++)
-                in_tf(s, x + ((size_t)(b0 + bi) * s->C + c) * xs, &w, w.V + (size_t)c * s->tb + bi * s->tpi, vks);
+        for (int c = 0; c < s->C; c++)
+            in_tf(s, x + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
         for (int k = 0; k < 36; k++)
-            sgemm(simd, 0, 0, s->OC, nt, s->C, 1.0f, U + (size_t)k * s->OC * s->C, s->C, w.V + k * vks, s->tb, 0.0f,
-                  w.M + k * mks, s->tb, w.gws);
-        for (int bi = 0; bi < nb; bi++)
-            for (int oc = 0; oc < s->OC; oc++)
-                out_tf(s, w.M + (size_t)oc * s->tb + bi * s->tpi, mks, &w, bias ? bias[oc] : 0.0f,
-                       y + ((size_t)(b0 + bi) * s->OC + oc) * ys);
+            sgemm_packed(simd, s->OC, nt, s->C, 1.0f, Up + k * upk_floats(s), w.V + k * vks, s->tb, 0.0f,
+                         w.M + k * mks, s->tb, w.gws);
+        for (int oc = 0; oc < s->OC; oc++)
+            out_tf(s, w.M + (size_t)oc * s->tb, mks, &w, bias ? bias[oc] : 0.0f, y + ((size_t)b0 * s->OC + oc) * ys,
+                   s->OC * ys, nb);
     }
 }
 
-void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n, float *dU,
+void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
               float *dx, float *ws) {
     wino_ws w = split_ws(s, ws);
     size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
@@ -412,26 +455,21 @@ void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *U, const floa
     memset(w.xp, 0, 2 * plane_floats(s) * sizeof *w.xp); /* xp and yp */
     for (int b0 = 0; b0 < n; b0 += s->ipb) {
         int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = nb * s->tpi;
-        for (int bi = 0; bi < nb; bi++) {
-            for (int c = 0; c < s->C; c++)
-                in_tf(s, x + ((size_t)(b0 + bi) * s->C + c) * xs, &w, w.V + (size_t)c * s->tb + bi * s->tpi, vks);
-            for (int oc = 0; oc < s->OC; oc++)
-                dy_tf(s, dy + ((size_t)(b0 + bi) * s->OC + oc) * ys, &w, w.M + (size_t)oc * s->tb + bi * s->tpi,
-                      zks);
-        }
+        for (int c = 0; c < s->C; c++)
+            in_tf(s, x + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
+        for (int oc = 0; oc < s->OC; oc++)
+            dy_tf(s, dy + ((size_t)b0 * s->OC + oc) * ys, s->OC * ys, nb, &w, w.M + (size_t)oc * s->tb, zks);
         for (int k = 0; k < 36; k++) {
             float *Vk = w.V + k * vks, *Zk = w.M + k * zks;
-            const float *Uk = U + (size_t)k * s->OC * s->C;
             sgemm(simd, 0, 1, s->OC, s->C, nt, 1.0f, Zk, s->tb, Vk, s->tb, 1.0f, dU + (size_t)k * s->OC * s->C,
                   s->C, w.gws);
             /* V_k is spent: dV_k takes its place. */
-            if (dx) sgemm(simd, 1, 0, s->C, nt, s->OC, 1.0f, Uk, s->C, Zk, s->tb, 0.0f, Vk, s->tb, w.gws);
+            if (dx)
+                sgemm_packed(simd, s->C, nt, s->OC, 1.0f, Ut + k * upk_t_floats(s), Zk, s->tb, 0.0f, Vk, s->tb, w.gws);
         }
         if (dx)
-            for (int bi = 0; bi < nb; bi++)
-                for (int c = 0; c < s->C; c++)
-                    adj_in_tf(s, w.V + (size_t)c * s->tb + bi * s->tpi, vks, &w,
-                              dx + ((size_t)(b0 + bi) * s->C + c) * xs);
+            for (int c = 0; c < s->C; c++)
+                adj_in_tf(s, w.V + (size_t)c * s->tb, vks, &w, dx + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb);
     }
 }
 #undef r16

@@ -92,6 +92,12 @@ struct node {
     int folded_into;        /* batchnorm: the conv it is folded into for inference */
     float *fold_w;          /* conv: folded weights then bias (inference); owned by the graph */
     uint64_t fold_version;  /* the parameter version fold_w was computed from */
+    /* conv: its weights transformed for inference (Winograd's U, packed for the GEMM), made
+     * on the first inference forward after the parameters change; owned by the graph. */
+    size_t wcache_floats;   /* set by infer: the size wcache needs, 0 for no cache */
+    float *wcache;          /* allocated by graph_reserve for an inference plan */
+    uint64_t wcache_version; /* the parameter version wcache was computed from */
+    int wcache_simd;        /* the SIMD level it is laid out for; -1: not computed yet */
     /* Set by the executor for each run: */
     const float *x[MAX_IN];
     float *dx[MAX_IN];
@@ -112,6 +118,7 @@ struct exec {
     float *ws;              /* nth * ws_stride floats */
     size_t ws_stride;
     uint64_t seed, step;    /* for per-sample random streams (dropout) */
+    uint64_t version;       /* the graph's parameter version: caches made from parameters compare it */
 };
 
 static inline float *exec_ws(const exec *x, int ith) { return x->ws + (size_t)ith * x->ws_stride; }

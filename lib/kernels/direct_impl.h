@@ -1,0 +1,611 @@
+/* direct_impl.h - the direct convolution kernels of direct.h, compiled once per
+ * instruction set: direct.c (portable, one float per "vector"), direct_avx2.c (8 lanes)
+ * and direct_avx512.c (16 lanes) include it with DIRECT_SUFFIX set. The register blocks
+ * are written once as inline functions over a block size; each size in the tables below
+ * is a separate copy with constant loop bounds, which gcc unrolls into registers. */
+#include <stddef.h>
+#include <string.h>
+
+#include "direct.h"
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+#define DIRECT_CAT2(a, b) a##_##b
+#define DIRECT_CAT(a, b) DIRECT_CAT2(a, b)
+#define DIRECT_FN(name) DIRECT_CAT(name, DIRECT_SUFFIX)
+#define UNROLL _Pragma("GCC unroll 16")
+#define INLINE static inline __attribute__((always_inline))
+
+void DIRECT_FN(direct_fwd_prep)(const direct_shape *s, const float *w, float *ws);
+void DIRECT_FN(direct_fwd)(const direct_shape *s, const float *x, int n, const float *bias, int relu, float *y,
+                           float *ws);
+void DIRECT_FN(direct_bwd)(const direct_shape *s, const float *w, const float *x, const float *dy, int n, float *dw,
+                           float *db, float *dx, float *ws);
+
+/* The vector type of this build: vf holds VW floats. Loads and stores of the first n
+ * lanes serve the ragged end of a plane; the lanes past n read as zero. */
+#if defined(__AVX512F__)
+typedef __m512 vf;
+enum { VW = 16 };
+#define NREG 32 /* vector registers */
+INLINE vf vzero(void) { return _mm512_setzero_ps(); }
+INLINE vf vbcast(float f) { return _mm512_set1_ps(f); }
+INLINE vf vload(const float *p) { return _mm512_loadu_ps(p); }
+INLINE void vstore(float *p, vf v) { _mm512_storeu_ps(p, v); }
+INLINE vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+INLINE vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+/* max(0, v) as (0 > v ? 0 : v): NaN and -0 pass through as in the executor's relu. */
+INLINE vf vrelu(vf v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+INLINE __mmask16 vmask(int n) { return (__mmask16)((1u << n) - 1); }
+INLINE vf vload_n(const float *p, int n) { return _mm512_maskz_loadu_ps(vmask(n), p); }
+INLINE void vstore_n(float *p, vf v, int n) { _mm512_mask_storeu_ps(p, vmask(n), v); }
+INLINE float vsum(vf v) {
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+#elif defined(__AVX2__)
+typedef __m256 vf;
+enum { VW = 8 };
+#define NREG 16
+INLINE vf vzero(void) { return _mm256_setzero_ps(); }
+INLINE vf vbcast(float f) { return _mm256_set1_ps(f); }
+INLINE vf vload(const float *p) { return _mm256_loadu_ps(p); }
+INLINE void vstore(float *p, vf v) { _mm256_storeu_ps(p, v); }
+INLINE vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+INLINE vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+INLINE vf vrelu(vf v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
+INLINE __m256i vmask(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+INLINE vf vload_n(const float *p, int n) { return _mm256_maskload_ps(p, vmask(n)); }
+INLINE void vstore_n(float *p, vf v, int n) { _mm256_maskstore_ps(p, vmask(n), v); }
+INLINE float vsum(vf v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+#else
+typedef float vf;
+enum { VW = 1 };
+#define NREG 16
+INLINE vf vzero(void) { return 0.0f; }
+INLINE vf vbcast(float f) { return f; }
+INLINE vf vload(const float *p) { return *p; }
+INLINE void vstore(float *p, vf v) { *p = v; }
+INLINE vf vfma(vf a, vf b, vf c) { return a * b + c; }
+INLINE vf vadd(vf a, vf b) { return a + b; }
+INLINE vf vrelu(vf v) { return v < 0.0f ? 0.0f : v; }
+INLINE vf vload_n(const float *p, int n) { return n > 0 ? *p : 0.0f; }
+INLINE void vstore_n(float *p, vf v, int n) {
+    if (n > 0) *p = v;
+}
+INLINE float vsum(vf v) { return v; }
+#endif
+
+/* The first n lanes at p (n may be <= 0 or >= VW). */
+INLINE vf vload_part(const float *p, int n) { return n >= VW ? vload(p) : n > 0 ? vload_n(p, n) : vzero(); }
+INLINE void vstore_part(float *p, vf v, int n) {
+    if (n >= VW) vstore(p, v);
+    else if (n > 0) vstore_n(p, v, n);
+}
+
+/* ---- Workspace ---- */
+
+/* Floats read past a plane's last row by a block's last vectors (at most 8 vectors of 16). */
+enum { SLACK = 128, RMAX = 8, VMAX = 8, TBMAX = 12, LANES_MAX = 16 };
+/* On small images the weight gradient runs over up to NBMAX images per block of sums (up
+ * to NB_POSITIONS positions, the planes of x of each within PLANES_BUDGET floats), so that
+ * its lane sums are loaded and stored less often than once per image. On large ones
+ * (28x28) several images' planes would no longer stay in L1: measured 20 % slower. */
+enum { NBMAX = 4, NB_POSITIONS = 1024, PLANES_BUDGET = 1 << 16 };
+static inline size_t dr16(size_t v) { return (v + 15) & ~(size_t)15; }
+
+typedef struct dws {
+    float *wp;    /* weights packed for the forward kernel (of x, or of dy for dx) */
+    float *px;    /* shifted planes of x: C x KW planes of px_stride */
+    float *pd;    /* shifted planes of dy (input gradient): OC x KW planes of pd_stride */
+    float *sink;  /* where the rows of padding output channels go */
+    float *zrow;  /* zeros: the dy rows of padding output channels */
+    float *dwv;   /* the weight gradient, one vector of lane sums per weight */
+    float *dbv;   /* the bias gradient, one vector of lane sums per output channel */
+    int *offx;    /* each tap's offset in the planes of x, padded to whole tap blocks */
+    int *offd;    /* each tap's offset in the planes of dy */
+    float *g;     /* the input gradient's sums over ky before the adds into dx: planes like px */
+    int px_stride, pd_stride;
+} dws;
+
+/* Planes follow each other at whole cache lines; a vector read past one plane's end reads
+ * the next (finite values: zeros or data), and SLACK floats after the last one. */
+static int plane_stride(int rows, int width) { return (int)dr16((size_t)rows * width); }
+
+static int batch_images(const direct_shape *s) {
+    size_t one = (size_t)s->C * s->KW * plane_stride(s->OH + s->KH - 1, s->OW);
+    size_t nb = PLANES_BUDGET / one, nl = NB_POSITIONS / ((size_t)s->OH * s->OW);
+    if (nl < nb) nb = nl;
+    return nb < 1 ? 1 : nb > NBMAX ? NBMAX : (int)nb;
+}
+
+static size_t ws_layout(const direct_shape *s, float *base, dws *w) {
+    size_t T = (size_t)s->C * s->KH * s->KW, Tt = (size_t)s->OC * s->KH * s->KW;
+    size_t nwp = (size_t)(s->OC + RMAX) * T, nwt = (size_t)(s->C + RMAX) * Tt;
+    size_t L = (size_t)s->OH * s->OW, Lt = (size_t)s->H * s->W;
+    dws d;
+    d.px_stride = plane_stride(s->OH + s->KH - 1, s->OW);
+    d.pd_stride = plane_stride(s->H + s->KH - 1, s->W);
+    size_t o = 0, sizes[10] = {dr16(nwp > nwt ? nwp : nwt), (size_t)batch_images(s) * s->C * s->KW * d.px_stride + SLACK,
+                              (size_t)s->OC * (s->KW * (size_t)d.pd_stride > dr16(L) ? s->KW * (size_t)d.pd_stride
+                                                                                      : dr16(L)) + SLACK,
+                              dr16((L > Lt ? L : Lt) + SLACK),
+                              dr16(L + SLACK), dr16((size_t)(s->OC + RMAX) * (T + TBMAX) * LANES_MAX),
+                              dr16((size_t)(s->OC + RMAX) * LANES_MAX), dr16(T + TBMAX), dr16(Tt),
+                              (size_t)s->C * s->KW * d.px_stride + SLACK};
+    float *f[10];
+    for (int i = 0; i < 10; i++) {
+        f[i] = base ? base + o : NULL;
+        o += sizes[i];
+    }
+    d.wp = f[0], d.px = f[1], d.pd = f[2], d.sink = f[3], d.zrow = f[4], d.dwv = f[5], d.dbv = f[6], d.g = f[9];
+    /* The offsets are ints in float-sized slots of the same buffer (never read as floats). */
+    d.offx = (int *)f[7], d.offd = (int *)f[8];
+    if (w) *w = d;
+    return o;
+}
+
+/* off[i] for taps i < n of C channels: tap (c, ky, kx) reads plane (c, kx) from row ky
+ * (planes of `stride` floats, rows of `width`); taps past T repeat the last one. */
+static void tap_offsets(int T, int n, int KH, int KW, int stride, int width, int *off) {
+    for (int i = 0; i < n; i++) {
+        int t = i < T ? i : T - 1;
+        int c = t / (KH * KW), ky = t / KW % KH, kx = t % KW;
+        off[i] = (c * KW + kx) * stride + ky * width;
+    }
+}
+
+/* ---- Shifted planes ---- */
+
+/* Planes kx = 0..KW-1 of each of C channels of in (C x H x W): plane(c, kx)[r * OW + j] =
+ * in[c][r - PT][j + kx - PL], zero outside the input. Only the input's part is written:
+ * the rest was cleared when the planes were set up and stays zero. */
+static void fill_planes(const float *in, int C, int H, int W, int KW, int PT, int PL, int rows, int OW, int stride,
+                        float *pl) {
+    for (int c = 0; c < C; c++)
+        for (int kx = 0; kx < KW; kx++) {
+            float *p = pl + ((size_t)c * KW + kx) * stride;
+            int j0 = PL - kx > 0 ? PL - kx : 0, j1 = W + PL - kx < OW ? W + PL - kx : OW;
+            if (j1 <= j0) continue;
+            int r0 = PT > 0 ? PT : 0, r1 = H + PT < rows ? H + PT : rows;
+            for (int r = r0; r < r1; r++)
+                memcpy(p + (size_t)r * OW + j0, in + ((size_t)c * H + r - PT) * W + j0 + kx - PL,
+                       (size_t)(j1 - j0) * sizeof(float));
+        }
+}
+
+/* ---- Forward: R output channels x V vectors of positions ---- */
+
+typedef struct fwd_args {
+    const float *pl;  /* the planes */
+    const int *off;   /* T tap offsets into them */
+    int T, L;
+} fwd_args;
+
+/* acc += the block's taps at positions p0 + [0, V * VW); wp holds the weights as [T][R].
+ * Beside the R x V accumulators the shorter operand set stays in registers: R broadcast
+ * weights or V input vectors. */
+INLINE void fwd_taps(const int R, const int V, const fwd_args *a, const float *wp, int p0, vf acc[RMAX][VMAX]) {
+    const float *w = wp;
+    for (int t = 0; t < a->T; t++, w += R) {
+        const float *xp = a->pl + a->off[t] + p0;
+        if (R > V) {
+            vf xv[VMAX];
+            UNROLL for (int v = 0; v < V; v++) xv[v] = vload(xp + v * VW);
+            UNROLL for (int r = 0; r < R; r++) {
+                vf wv = vbcast(w[r]);
+                UNROLL for (int v = 0; v < V; v++) acc[r][v] = vfma(wv, xv[v], acc[r][v]);
+            }
+        } else {
+            vf wv[RMAX];
+            UNROLL for (int r = 0; r < R; r++) wv[r] = vbcast(w[r]);
+            UNROLL for (int v = 0; v < V; v++) {
+                vf xv = vload(xp + v * VW);
+                UNROLL for (int r = 0; r < R; r++) acc[r][v] = vfma(wv[r], xv, acc[r][v]);
+            }
+        }
+    }
+}
+
+/* Rows yrow[0..R) of positions [p0, p1) (whole blocks of V vectors, the last of which
+ * may pass L) = bias (add = 0) or themselves (add = 1) + the block's taps, then through a
+ * relu if asked. Whole blocks load and store whole vectors; one that passes L only the
+ * lanes before it. */
+INLINE void fwd_block(const int R, const int V, const fwd_args *a, const float *wp, float *const *yrow,
+                      const float *bias, int add, int relu, int p0, int p1) {
+    int L = a->L;
+    vf acc[RMAX][VMAX];
+    for (; p0 < p1; p0 += V * VW) {
+        if (p0 + V * VW <= L) {
+            UNROLL for (int r = 0; r < R; r++) UNROLL for (int v = 0; v < V; v++) acc[r][v] =
+                add ? vload(yrow[r] + p0 + v * VW) : vbcast(bias[r]);
+            fwd_taps(R, V, a, wp, p0, acc);
+            if (relu) UNROLL for (int r = 0; r < R; r++) UNROLL for (int v = 0; v < V; v++) acc[r][v] = vrelu(acc[r][v]);
+            UNROLL for (int r = 0; r < R; r++) UNROLL for (int v = 0; v < V; v++)
+                vstore(yrow[r] + p0 + v * VW, acc[r][v]);
+        } else {
+            UNROLL for (int r = 0; r < R; r++) UNROLL for (int v = 0; v < V; v++) acc[r][v] =
+                add ? vload_part(yrow[r] + p0 + v * VW, L - p0 - v * VW) : vbcast(bias[r]);
+            fwd_taps(R, V, a, wp, p0, acc);
+            if (relu) UNROLL for (int r = 0; r < R; r++) UNROLL for (int v = 0; v < V; v++) acc[r][v] = vrelu(acc[r][v]);
+            UNROLL for (int r = 0; r < R; r++) UNROLL for (int v = 0; v < V; v++)
+                vstore_part(yrow[r] + p0 + v * VW, acc[r][v], L - p0 - v * VW);
+        }
+    }
+}
+
+/* One function per block size; the blocks of a layer are R channels x V vectors, and the
+ * positions left after whole blocks go to one block of R x (as many vectors as remain),
+ * so that a ragged end costs at most part of one vector (10x10 outputs: 7 vectors of 16,
+ * not 9 in blocks of 3). */
+typedef void (*fwd_fn)(const fwd_args *a, const float *wp, float *const *yrow, const float *bias, int add,
+                       int relu, int p0, int p1);
+#define FWD_SIZE(R, V)                                                                                            \
+    static void fwd_##R##x##V(const fwd_args *a, const float *wp, float *const *yrow, const float *bias, int add, \
+                              int relu, int p0, int p1) {                                                         \
+        fwd_block(R, V, a, wp, yrow, bias, add, relu, p0, p1);                                                    \
+    }
+#define FWD_UPTO2(R) FWD_SIZE(R, 1) FWD_SIZE(R, 2)
+#define FWD_UPTO3(R) FWD_UPTO2(R) FWD_SIZE(R, 3)
+#define FWD_UPTO4(R) FWD_UPTO3(R) FWD_SIZE(R, 4)
+#define FWD_UPTO5(R) FWD_UPTO4(R) FWD_SIZE(R, 5)
+#define FWD_UPTO6(R) FWD_UPTO5(R) FWD_SIZE(R, 6)
+#define FWD_UPTO8(R) FWD_UPTO6(R) FWD_SIZE(R, 7) FWD_SIZE(R, 8)
+#define FWD_ROW2(R) [R] = {NULL, fwd_##R##x1, fwd_##R##x2}
+#define FWD_ROW3(R) [R] = {NULL, fwd_##R##x1, fwd_##R##x2, fwd_##R##x3}
+#define FWD_ROW4(R) [R] = {NULL, fwd_##R##x1, fwd_##R##x2, fwd_##R##x3, fwd_##R##x4}
+#define FWD_ROW5(R) [R] = {NULL, fwd_##R##x1, fwd_##R##x2, fwd_##R##x3, fwd_##R##x4, fwd_##R##x5}
+#define FWD_ROW6(R) [R] = {NULL, fwd_##R##x1, fwd_##R##x2, fwd_##R##x3, fwd_##R##x4, fwd_##R##x5, fwd_##R##x6}
+#define FWD_ROW8(R)                                                                                           \
+    [R] = {NULL,        fwd_##R##x1, fwd_##R##x2, fwd_##R##x3, fwd_##R##x4, fwd_##R##x5, fwd_##R##x6, fwd_##R##x7, \
+           fwd_##R##x8}
+/* Block sizes that fit the register file: R * V accumulators + min(R, V) operands + 1. */
+#if NREG >= 32
+FWD_UPTO3(8)
+FWD_UPTO4(6)
+FWD_UPTO5(5)
+FWD_UPTO6(4)
+FWD_UPTO8(3)
+FWD_UPTO8(2)
+FWD_UPTO8(1)
+static const fwd_fn fwd_fns[RMAX + 1][VMAX + 1] = {FWD_ROW3(8), FWD_ROW4(6), FWD_ROW5(5), FWD_ROW6(4),
+                                                   FWD_ROW8(3), FWD_ROW8(2), FWD_ROW8(1)};
+static const struct fwd_kind { int R, V; } fwd_kinds[] = {{8, 3}, {6, 4}, {5, 5}, {4, 6}, {3, 8}, {2, 8}, {1, 8}};
+#else
+FWD_UPTO3(4)
+FWD_UPTO4(3)
+FWD_UPTO2(6)
+FWD_UPTO6(2)
+FWD_UPTO8(1)
+static const fwd_fn fwd_fns[RMAX + 1][VMAX + 1] = {FWD_ROW3(4), FWD_ROW4(3), FWD_ROW2(6), FWD_ROW6(2), FWD_ROW8(1)};
+static const struct fwd_kind { int R, V; } fwd_kinds[] = {{4, 3}, {3, 4}, {6, 2}, {2, 6}, {1, 8}};
+#endif
+enum { NFWD = sizeof fwd_kinds / sizeof fwd_kinds[0] };
+
+/* Estimated time per tap of a block: its R * V multiply-adds, and its V vector loads,
+ * which measured dearer than the R broadcasts (they are unaligned, most split a line). */
+static double fwd_block_cost(int R, int V) { return R * V + V + 0.25 * R; }
+
+/* Estimated time per tap of OC channels of L positions with kind k: padding channels and
+ * the lanes past L in the last vector are computed in full. */
+static double fwd_cost(const struct fwd_kind *k, int OC, int L) {
+    int whole = L / (k->V * VW), rest = (L - whole * k->V * VW + VW - 1) / VW;
+    return (double)((OC + k->R - 1) / k->R) * (whole * fwd_block_cost(k->R, k->V) + (rest ? fwd_block_cost(k->R, rest) : 0));
+}
+
+static const struct fwd_kind *fwd_pick(int OC, int L) {
+    const struct fwd_kind *best = &fwd_kinds[0];
+    for (int k = 1; k < NFWD; k++)
+        if (fwd_cost(&fwd_kinds[k], OC, L) < fwd_cost(best, OC, L)) best = &fwd_kinds[k];
+    return best;
+}
+
+/* wp[b][t][r] = the weight of output channel b * R + r at tap t (0 past OC), from a
+ * filter bank whose weight (o, t) is at src[o * so + t * st]. */
+static void pack_weights(const float *src, int OC, int T, ptrdiff_t so, ptrdiff_t st, int R, float *wp) {
+    int nb = (OC + R - 1) / R;
+    for (int b = 0; b < nb; b++)
+        for (int t = 0; t < T; t++)
+            for (int r = 0; r < R; r++) {
+                int o = b * R + r;
+                wp[((size_t)b * T + t) * R + r] = o < OC ? src[o * so + t * st] : 0.0f;
+            }
+}
+
+/* One block of R rows over all L positions: whole blocks of V vectors, then one block of
+ * the vectors left. */
+static void fwd_rows(const struct fwd_kind *k, const fwd_args *a, const float *wb, float *const *rows,
+                     const float *bv, int add, int relu) {
+    int whole = a->L / (k->V * VW) * (k->V * VW), rest = (a->L - whole + VW - 1) / VW;
+    if (whole) fwd_fns[k->R][k->V](a, wb, rows, bv, add, relu, 0, whole);
+    if (rest) fwd_fns[k->R][rest](a, wb, rows, bv, add, relu, whole, a->L);
+}
+
+/* Output channels [0, OC) of one image's L positions, blocks of the chosen kind. */
+static void fwd_image(const struct fwd_kind *k, const fwd_args *a, int OC, const float *wp, const float *bias,
+                      float *y, int add, int relu, float *sink) {
+    int R = k->R;
+    for (int o0 = 0; o0 < OC; o0 += R) {
+        float *rows[RMAX];
+        float bv[RMAX];
+        for (int r = 0; r < R; r++) {
+            int o = o0 + r;
+            rows[r] = o < OC ? y + (size_t)o * a->L : sink;
+            bv[r] = o < OC && bias ? bias[o] : 0.0f;
+        }
+        fwd_rows(k, a, wp + (size_t)(o0 / R) * a->T * R, rows, bv, add, relu);
+    }
+}
+
+void DIRECT_FN(direct_fwd_prep)(const direct_shape *s, const float *w, float *ws) {
+    dws d;
+    ws_layout(s, ws, &d);
+    int T = s->C * s->KH * s->KW;
+    pack_weights(w, s->OC, T, T, 1, fwd_pick(s->OC, s->OH * s->OW)->R, d.wp);
+    memset(d.px, 0, ((size_t)s->C * s->KW * d.px_stride + SLACK) * sizeof(float));
+    tap_offsets(T, T, s->KH, s->KW, d.px_stride, s->OW, d.offx);
+}
+
+void DIRECT_FN(direct_fwd)(const direct_shape *s, const float *x, int n, const float *bias, int relu, float *y,
+                           float *ws) {
+    dws d;
+    ws_layout(s, ws, &d);
+    int rows = s->OH + s->KH - 1, L = s->OH * s->OW;
+    fwd_args a = {d.px, d.offx, s->C * s->KH * s->KW, L};
+    const struct fwd_kind *k = fwd_pick(s->OC, L);
+    for (int b = 0; b < n; b++) {
+        fill_planes(x + (size_t)b * s->C * s->H * s->W, s->C, s->H, s->W, s->KW, s->PT, s->PL, rows, s->OW,
+                    d.px_stride, d.px);
+        fwd_image(k, &a, s->OC, d.wp, bias, y + (size_t)b * s->OC * L, 0, relu, d.sink);
+    }
+}
+
+/* ---- Weight gradient: R output channels x TB taps ---- */
+
+/* dwv[r][t] (one vector of lane sums each) += dy row r times the plane positions at
+ * off[t] over L positions, for images i < ni (dy rows rows[i * RMAX + r], planes at
+ * pl + i * ps), and with BIAS dbv[r] += dy row r; the ragged last vector reads dy's lanes
+ * past L as zero. */
+INLINE void wgrad_block(const int R, const int TB, const int BIAS, const float *const *rows, int ni, const float *pl,
+                        size_t ps, const int *off, int L, float *dwv, float *dbv) {
+    vf acc[RMAX][TBMAX], bacc[RMAX];
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < TB; t++) acc[r][t] = vload(dwv + (r * TB + t) * VW);
+    if (BIAS) UNROLL for (int r = 0; r < R; r++) bacc[r] = vload(dbv + r * VW);
+    for (int i = 0; i < ni; i++) {
+        const float *const *dyrow = rows + i * RMAX;
+        const float *pi = pl + i * ps;
+        for (int p = 0; p < L; p += VW) {
+            vf d[RMAX];
+            if (p + VW <= L) {
+                UNROLL for (int r = 0; r < R; r++) d[r] = vload(dyrow[r] + p);
+            } else {
+                UNROLL for (int r = 0; r < R; r++) d[r] = vload_n(dyrow[r] + p, L - p);
+            }
+            if (BIAS) UNROLL for (int r = 0; r < R; r++) bacc[r] = vadd(bacc[r], d[r]);
+            UNROLL for (int t = 0; t < TB; t++) {
+                vf xv = vload(pi + off[t] + p);
+                UNROLL for (int r = 0; r < R; r++) acc[r][t] = vfma(d[r], xv, acc[r][t]);
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < TB; t++) vstore(dwv + (r * TB + t) * VW, acc[r][t]);
+    if (BIAS) UNROLL for (int r = 0; r < R; r++) vstore(dbv + r * VW, bacc[r]);
+}
+
+typedef void (*wgrad_fn)(const float *const *rows, int ni, const float *pl, size_t ps, const int *off, int L,
+                         float *dwv, float *dbv);
+#define WGRAD_SIZE(R, TB)                                                                                       \
+    static void wgrad_##R##x##TB(const float *const *rows, int ni, const float *pl, size_t ps, const int *off,   \
+                                 int L, float *dwv, float *dbv) {                                               \
+        wgrad_block(R, TB, 0, rows, ni, pl, ps, off, L, dwv, dbv);                                              \
+    }                                                                                                           \
+    static void wgrad_##R##x##TB##b(const float *const *rows, int ni, const float *pl, size_t ps, const int *off, \
+                                    int L, float *dwv, float *dbv) {                                            \
+        wgrad_block(R, TB, 1, rows, ni, pl, ps, off, L, dwv, dbv);                                              \
+    }
+#define WGRAD_KIND(R, TB) {R, TB, wgrad_##R##x##TB, wgrad_##R##x##TB##b}
+/* R * TB accumulators + R dy vectors + 1 input (+ R bias sums on the first tap block). */
+#if NREG >= 32
+WGRAD_SIZE(3, 9)
+WGRAD_SIZE(2, 9)
+WGRAD_SIZE(2, 12)
+WGRAD_SIZE(4, 6)
+WGRAD_SIZE(3, 7)
+WGRAD_SIZE(5, 5)
+WGRAD_SIZE(2, 8)
+WGRAD_SIZE(1, 8)
+WGRAD_SIZE(1, 1)
+static const struct wgrad_kind { int R, TB; wgrad_fn fn, fnb; } wgrad_kinds[] = {
+    WGRAD_KIND(3, 9), WGRAD_KIND(2, 9), WGRAD_KIND(2, 12), WGRAD_KIND(4, 6), WGRAD_KIND(3, 7),
+    WGRAD_KIND(5, 5), WGRAD_KIND(2, 8), WGRAD_KIND(1, 8), WGRAD_KIND(1, 1)};
+#else
+WGRAD_SIZE(3, 3)
+WGRAD_SIZE(2, 5)
+WGRAD_SIZE(2, 4)
+WGRAD_SIZE(1, 8)
+WGRAD_SIZE(1, 1)
+static const struct wgrad_kind { int R, TB; wgrad_fn fn, fnb; } wgrad_kinds[] = {
+    WGRAD_KIND(3, 3), WGRAD_KIND(2, 5), WGRAD_KIND(2, 4), WGRAD_KIND(1, 8), WGRAD_KIND(1, 1)};
+#endif
+enum { NWGRAD = sizeof wgrad_kinds / sizeof wgrad_kinds[0] };
+
+/* As fwd_pick: padding channels and taps cost in full; R + TB loads per R * TB products;
+ * a first tap block whose bias sums do not fit the registers spills about 2 per product. */
+static int wgrad_pick(int OC, int T, int bias) {
+    int best = NWGRAD - 1;
+    double bcost = 0;
+    for (int k = 0; k < NWGRAD; k++) {
+        int R = wgrad_kinds[k].R, TB = wgrad_kinds[k].TB, ntb = (T + TB - 1) / TB;
+        double per = R * TB + 0.5 * (R + TB);
+        double cost = (double)((OC + R - 1) / R) * (ntb * per + (bias ? R : 0));
+        if (bias && R * TB + 2 * R + 1 > NREG) cost += (double)((OC + R - 1) / R) * 2 * R * TB;
+        if (k == 0 || cost < bcost) best = k, bcost = cost;
+    }
+    return best;
+}
+
+/* The weight (and with bias the bias) gradient of images [0, ni) of dy, whose planes are
+ * in d->px one image after another, into the lane sums (blocks of R channels x TB taps,
+ * stored block after block). Padding taps repeat the last tap and padding channels read
+ * zeros; their sums are not used. */
+static void wgrad_images(const struct wgrad_kind *k, const direct_shape *s, const dws *d, const float *dy, int ni,
+                         int bias) {
+    int R = k->R, TB = k->TB, T = s->C * s->KH * s->KW, L = s->OH * s->OW;
+    int ntb = (T + TB - 1) / TB;
+    size_t ps = (size_t)s->C * s->KW * d->px_stride;
+    for (int o0 = 0; o0 < s->OC; o0 += R) {
+        const float *rows[NBMAX * RMAX];
+        for (int i = 0; i < ni; i++)
+            for (int r = 0; r < R; r++)
+                rows[i * RMAX + r] = o0 + r < s->OC ? dy + ((size_t)i * s->OC + o0 + r) * L : d->zrow;
+        float *dwv = d->dwv + (size_t)(o0 / R) * ntb * R * TB * VW;
+        for (int tb = 0; tb < ntb; tb++)
+            (bias && tb == 0 ? k->fnb : k->fn)(rows, ni, d->px, ps, d->offx + tb * TB, L,
+                                               dwv + (size_t)tb * R * TB * VW, d->dbv + (size_t)o0 * VW);
+    }
+}
+
+/* dw (and db) += the lane sums, each reduced across its lanes. */
+static void wgrad_reduce(const struct wgrad_kind *k, const direct_shape *s, const dws *d, float *dw, float *db) {
+    int R = k->R, TB = k->TB, T = s->C * s->KH * s->KW, ntb = (T + TB - 1) / TB;
+    for (int o = 0; o < s->OC; o++) {
+        for (int t = 0; t < T; t++) {
+            size_t blk = (size_t)(o / R) * ntb + t / TB;
+            dw[(size_t)o * T + t] += vsum(vload(d->dwv + (blk * R * TB + (o % R) * TB + t % TB) * VW));
+        }
+        if (db) db[o] += vsum(vload(d->dbv + (size_t)o * VW));
+    }
+}
+
+/* ---- Input gradient ---- */
+
+/* Two ways, the cheaper for the shape. "Full": dx is the forward convolution of dy padded
+ * by KH-1-PT above and KW-1-PL left (negative: cropped) with the weights flipped in both
+ * axes and the channel axes swapped; it multiplies H x W positions by OC * KH * KW taps,
+ * many of them zeros of the padding when the layer shrinks the image (twice the work on
+ * LeNet's 14x14 -> 10x10). "Scatter": the forward kernel with OC taps of 1x1 forms, over
+ * dy's OH x OW positions only, G[c][ky][kx][p] = sum over o of w[o][c][ky][kx] dy[o][p],
+ * adding the rows of each (c, kx) at their row offset ky into a shifted plane like those of
+ * x; then dx[c][iy][ix] += the KW planes of c at (iy + PT, ix + PL - kx), a row at a time.
+ * The outputs go ky by ky, (c, kx) within, each ky padded to whole blocks: a block's rows
+ * then never overlap. */
+typedef struct dx_plan {
+    int scatter, group; /* group: rows per ky (C * KW rounded up to the block) */
+    const struct fwd_kind *k;
+} dx_plan;
+
+static dx_plan dx_pick(const direct_shape *s) {
+    int K = s->KH * s->KW, L = s->OH * s->OW, Lt = s->H * s->W;
+    dx_plan full = {0, 0, fwd_pick(s->C, Lt)}, sc = {1, 0, fwd_pick(s->C * K, L)};
+    sc.group = (s->C * s->KW + sc.k->R - 1) / sc.k->R * sc.k->R;
+    double cf = fwd_cost(full.k, s->C, Lt) * s->OC * K;
+    /* and the adds into dx, a row at a time: about 20 cycles a row (fitted on LeNet's
+     * 6 -> 16 5x5 layer, rows of 14). */
+    double cs = fwd_cost(sc.k, s->KH * sc.group, L) * s->OC + 20.0 * s->C * s->H * s->KW;
+    return cs < cf ? sc : full;
+}
+
+/* Packs the weights for the chosen way and sets the offsets of its planes. */
+static void dx_prep(const dx_plan *pl, const direct_shape *s, const float *w, dws *d) {
+    int K = s->KH * s->KW, Tt = s->OC * K, R = pl->k->R;
+    if (pl->scatter) {
+        /* Output q = ky * group + c * KW + kx, tap o: w[o][c][ky][kx]. */
+        int nq = s->KH * pl->group, ds = (int)dr16((size_t)s->OH * s->OW);
+        for (int q0 = 0; q0 < nq; q0 += R)
+            for (int o = 0; o < s->OC; o++)
+                for (int r = 0; r < R; r++) {
+                    int q = q0 + r, ky = q / pl->group, j = q % pl->group;
+                    d->wp[((size_t)(q0 / R) * s->OC + o) * R + r] =
+                        j < s->C * s->KW ? w[(((size_t)o * s->C + j / s->KW) * s->KH + ky) * s->KW + j % s->KW] : 0.0f;
+                }
+        memset(d->pd, 0, ((size_t)s->OC * ds + SLACK) * sizeof(float));
+        for (int o = 0; o < s->OC; o++) d->offd[o] = o * ds;
+        return;
+    }
+    /* Output c, tap (o, ky, kx): w[o][c][KH-1-ky][KW-1-kx]; flipping both axes reverses
+     * the kernel's flat index. */
+    int nb = (s->C + R - 1) / R;
+    for (int b = 0; b < nb; b++)
+        for (int t = 0; t < Tt; t++)
+            for (int r = 0; r < R; r++) {
+                int c = b * R + r;
+                d->wp[((size_t)b * Tt + t) * R + r] = c < s->C ? w[((size_t)(t / K) * s->C + c) * K + K - 1 - t % K] : 0.0f;
+            }
+    memset(d->pd, 0, ((size_t)s->OC * s->KW * d->pd_stride + SLACK) * sizeof(float));
+    tap_offsets(Tt, Tt, s->KH, s->KW, d->pd_stride, s->W, d->offd);
+}
+
+/* dx (C x H x W) += the input gradient of one image's dy (OC x OH x OW). */
+static void dx_image(const dx_plan *pl, const direct_shape *s, const dws *d, const float *dy, float *dx) {
+    int K = s->KH * s->KW, L = s->OH * s->OW, Lt = s->H * s->W;
+    if (!pl->scatter) {
+        fill_planes(dy, s->OC, s->OH, s->OW, s->KW, s->KH - 1 - s->PT, s->KW - 1 - s->PL, s->H + s->KH - 1, s->W,
+                    d->pd_stride, d->pd);
+        fwd_args a = {d->pd, d->offd, s->OC * K, Lt};
+        fwd_image(pl->k, &a, s->C, d->wp, NULL, dx, 1, 0, d->sink);
+        return;
+    }
+    /* A copy of dy, with slack after it: the kernel's last vectors read past L. */
+    size_t ds = dr16((size_t)L), ps = (size_t)d->px_stride;
+    for (int o = 0; o < s->OC; o++) memcpy(d->pd + o * ds, dy + (size_t)o * L, (size_t)L * sizeof(float));
+    memset(d->g, 0, (size_t)s->C * s->KW * ps * sizeof(float));
+    fwd_args a = {d->pd, d->offd, s->OC, L};
+    const float zero[RMAX] = {0};
+    int R = pl->k->R, nq = s->KH * pl->group;
+    for (int q0 = 0; q0 < nq; q0 += R) {
+        float *rows[RMAX];
+        for (int r = 0; r < R; r++) {
+            int q = q0 + r, ky = q / pl->group, j = q % pl->group;
+            rows[r] = j < s->C * s->KW ? d->g + (size_t)j * ps + (size_t)ky * s->OW : d->sink;
+        }
+        fwd_rows(pl->k, &a, d->wp + (size_t)(q0 / R) * s->OC * R, rows, zero, 1, 0);
+    }
+    for (int c = 0; c < s->C; c++)
+        for (int iy = 0; iy < s->H; iy++) {
+            int r = iy + s->PT;
+            if (r < 0 || r >= s->OH + s->KH - 1) continue;
+            float *restrict dst = dx + ((size_t)c * s->H + iy) * s->W;
+            for (int kx = 0; kx < s->KW; kx++) {
+                int x0 = kx - s->PL > 0 ? kx - s->PL : 0, x1 = s->OW + kx - s->PL < s->W ? s->OW + kx - s->PL : s->W;
+                const float *restrict src = d->g + ((size_t)c * s->KW + kx) * ps + (size_t)r * s->OW + s->PL - kx;
+                for (int ix = x0; ix < x1; ix++) dst[ix] += src[ix];
+            }
+        }
+}
+
+void DIRECT_FN(direct_bwd)(const direct_shape *s, const float *w, const float *x, const float *dy, int n, float *dw,
+                           float *db, float *dx, float *ws) {
+    dws d;
+    ws_layout(s, ws, &d);
+    int T = s->C * s->KH * s->KW, L = s->OH * s->OW, Lt = s->H * s->W, nb = batch_images(s);
+    size_t xs = (size_t)s->C * s->H * s->W, ps = (size_t)s->C * s->KW * d.px_stride;
+    const struct wgrad_kind *gk = &wgrad_kinds[wgrad_pick(s->OC, T, db != NULL)];
+    int ocp = (s->OC + gk->R - 1) / gk->R * gk->R, tp = (T + gk->TB - 1) / gk->TB * gk->TB;
+    memset(d.px, 0, (nb * ps + SLACK) * sizeof(float));
+    memset(d.zrow, 0, dr16(L + SLACK) * sizeof(float));
+    memset(d.dwv, 0, (size_t)ocp * tp * VW * sizeof(float));
+    memset(d.dbv, 0, (size_t)ocp * VW * sizeof(float));
+    tap_offsets(T, tp, s->KH, s->KW, d.px_stride, s->OW, d.offx);
+    dx_plan dp = dx_pick(s);
+    if (dx) dx_prep(&dp, s, w, &d);
+    for (int b0 = 0; b0 < n; b0 += nb) {
+        int ni = n - b0 < nb ? n - b0 : nb;
+        for (int i = 0; i < ni; i++)
+            fill_planes(x + (b0 + i) * xs, s->C, s->H, s->W, s->KW, s->PT, s->PL, s->OH + s->KH - 1, s->OW,
+                        d.px_stride, d.px + i * ps);
+        wgrad_images(gk, s, &d, dy + (size_t)b0 * s->OC * L, ni, db != NULL);
+        if (dx)
+            for (int i = 0; i < ni; i++)
+                dx_image(&dp, s, &d, dy + (size_t)(b0 + i) * s->OC * L, dx + (b0 + i) * (size_t)s->C * Lt);
+    }
+    wgrad_reduce(gk, s, &d, dw, db);
+}
