@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "layer_run.h"
 #include "graph/graph.h"
 #include "kernels/cpu.h"
 #include "kernels/direct.h"
@@ -161,9 +162,7 @@ static void run_case(const cs *c) {
  * applies itself, and a second one (7 -> 5, valid), with bias, on 11 images of 13x13,
  * forward and backward with CNN_CONV=algo on `threads` threads. */
 enum { LN = 11, LH = 13 };
-typedef struct lrun { float *y, *dx, *gw; int64_t ny, nx, np; } lrun;
-
-static int layer_run(const char *algo, int C, int K, int threads, lrun *o) {
+static int direct_run(const char *algo, int C, int K, int threads, lrun *o) {
     char doc[256];
     snprintf(doc, sizeof doc,
              "layers:\n"
@@ -171,74 +170,19 @@ static int layer_run(const char *algo, int C, int K, int threads, lrun *o) {
              "  - {type: relu}\n"
              "  - {type: conv, filters: 5, kernel: %d, padding: valid}\n",
              K, K);
-    setenv("CNN_CONV", algo, 1);
-    graph g;
-    memset(&g, 0, sizeof g);
-    ynode *root = NULL;
-    cnn_error e = {0};
-    int rc = ytree_parse(doc, strlen(doc), "direct", &root, &e);
-    if (!rc) rc = graph_build(&g, ytree_get(root, "layers"), "direct", (shape){C, LH, LH}, &e);
-    if (!rc) {
-        graph_init(&g, 3);
-        rc = graph_set_threads(&g, threads, &e);
-    }
-    if (!rc) rc = graph_reserve(&g, LN, 1, &e);
-    CHECK(rc == 0, "layer run (%s, %d threads): %s", algo, threads, e.msg);
-    if (!rc) {
-        o->nx = (int64_t)LN * C * LH * LH;
-        o->ny = (int64_t)LN * shape_size(graph_out_shape(&g));
-        o->np = g.nparams;
-        float *x = malloc((size_t)o->nx * sizeof *x), *dout = malloc((size_t)o->ny * sizeof *dout);
-        for (int64_t i = 0; i < o->nx; i++) x[i] = (float)((i * 7919) % 101 - 50) / 50.0f;
-        for (int64_t i = 0; i < o->ny; i++) dout[i] = (float)((i * 104729) % 37 - 18) / 18.0f;
-        o->y = malloc((size_t)o->ny * sizeof *o->y);
-        o->dx = calloc((size_t)o->nx, sizeof *o->dx);
-        o->gw = malloc((size_t)o->np * sizeof *o->gw);
-        g.dinput = o->dx;
-        memcpy(o->y, graph_forward(&g, x, LN, 1, 7, 3), (size_t)o->ny * sizeof *o->y);
-        graph_backward(&g, dout, LN, 7, 3);
-        memcpy(o->gw, g.grads, (size_t)o->np * sizeof *o->gw);
-        free(x);
-        free(dout);
-    }
-    graph_free(&g);
-    if (root) ytree_free(root);
-    unsetenv("CNN_CONV");
-    return rc;
+    return layer_run(doc, algo, (shape){C, LH, LH}, LN, threads, o);
 }
-
-static int same_run(const lrun *a, const lrun *b) {
-    return a->ny == b->ny && a->nx == b->nx && a->np == b->np && !memcmp(a->y, b->y, (size_t)a->ny * sizeof *a->y) &&
-           !memcmp(a->dx, b->dx, (size_t)a->nx * sizeof *a->dx) && !memcmp(a->gw, b->gw, (size_t)a->np * sizeof *a->gw);
-}
-
-/* max |a - b| <= 1e-4 * max |b| over each of the three results. */
-static int near_run(const lrun *a, const lrun *b) {
-    const float *pa[3] = {a->y, a->dx, a->gw}, *pb[3] = {b->y, b->dx, b->gw};
-    int64_t n[3] = {a->ny, a->nx, a->np};
-    for (int k = 0; k < 3; k++) {
-        double big = 0, err = 0;
-        for (int64_t i = 0; i < n[k]; i++) {
-            if (fabs(pb[k][i]) > big) big = fabs(pb[k][i]);
-            if (!(fabs((double)pa[k][i] - pb[k][i]) <= err)) err = fabs((double)pa[k][i] - pb[k][i]);
-        }
-        if (!(err <= 1e-4 * big)) return 0;
-    }
-    return 1;
-}
-
-static void free_run(lrun *o) { free(o->y), free(o->dx), free(o->gw); }
 
 static void layer_checks(int C, int K) {
     lrun d1 = {0}, d2 = {0}, d3 = {0}, au = {0}, ge = {0};
-    if (layer_run("direct", C, K, 1, &d1) || layer_run("direct", C, K, 2, &d2) ||
-        layer_run("direct", C, K, 3, &d3) || layer_run("auto", C, K, 2, &au) || layer_run("gemm", C, K, 2, &ge))
+    if (direct_run("direct", C, K, 1, &d1) || direct_run("direct", C, K, 2, &d2) ||
+        direct_run("direct", C, K, 3, &d3) || direct_run("auto", C, K, 2, &au) || direct_run("gemm", C, K, 2, &ge))
         return;
     CHECK(same_run(&d1, &d2) && same_run(&d1, &d3), "the direct layers' bits depend on the thread count (C%d K%d)",
           C, K);
     CHECK(!memcmp(d1.gw, au.gw, 7 * (size_t)C * K * K * sizeof *d1.gw),
           "CNN_CONV=auto did not take the direct path for a %d-channel first layer", C);
-    CHECK(near_run(&d1, &ge), "the direct layers disagree with the GEMM layers (C%d K%d)", C, K);
+    CHECK(near_run(&d1, &ge, 1e-4), "the direct layers disagree with the GEMM layers (C%d K%d)", C, K);
     CHECK(!same_run(&d1, &ge), "CNN_CONV=gemm gave the direct path's bits: the switch did nothing");
     free_run(&d1), free_run(&d2), free_run(&d3), free_run(&au), free_run(&ge);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "layer_run.h"
 #include "graph/graph.h"
 #include "kernels/cpu.h"
 #include "kernels/winograd.h"
@@ -135,78 +136,22 @@ static void run_case(const cs *c) {
 /* Two conv layers (9 -> 12 -> 8 channels, padding 1 then 0, 10x10) on 11 images, forward
  * and backward with CNN_CONV=algo on `threads` threads. */
 enum { LN = 11 };
-typedef struct lrun { float *y, *dx, *gw; int64_t ny, nx, np; } lrun;
+static const char *const WINO_NET = "layers:\n"
+                                   "  - {type: conv, filters: 12, kernel: 3, padding: 1}\n"
+                                   "  - {type: conv, filters: 8, kernel: 3, padding: 0, bias: false}\n";
 
-static int layer_run(const char *algo, int threads, lrun *o) {
-    static const char *doc = "layers:\n"
-                             "  - {type: conv, filters: 12, kernel: 3, padding: 1}\n"
-                             "  - {type: conv, filters: 8, kernel: 3, padding: 0, bias: false}\n";
-    setenv("CNN_CONV", algo, 1);
-    graph g;
-    memset(&g, 0, sizeof g);
-    ynode *root = NULL;
-    cnn_error e = {0};
-    int rc = ytree_parse(doc, strlen(doc), "wino", &root, &e);
-    if (!rc) rc = graph_build(&g, ytree_get(root, "layers"), "wino", (shape){9, 10, 10}, &e);
-    if (!rc) {
-        graph_init(&g, 3);
-        rc = graph_set_threads(&g, threads, &e);
-    }
-    if (!rc) rc = graph_reserve(&g, LN, 1, &e);
-    CHECK(rc == 0, "layer run (%s, %d threads): %s", algo, threads, e.msg);
-    if (!rc) {
-        o->nx = (int64_t)LN * 9 * 10 * 10;
-        o->ny = (int64_t)LN * shape_size(graph_out_shape(&g));
-        o->np = g.nparams;
-        float *x = malloc((size_t)o->nx * sizeof *x), *dout = malloc((size_t)o->ny * sizeof *dout);
-        for (int64_t i = 0; i < o->nx; i++) x[i] = (float)((i * 7919) % 101 - 50) / 50.0f;
-        for (int64_t i = 0; i < o->ny; i++) dout[i] = (float)((i * 104729) % 37 - 18) / 18.0f;
-        o->y = malloc((size_t)o->ny * sizeof *o->y);
-        o->dx = calloc((size_t)o->nx, sizeof *o->dx);
-        o->gw = malloc((size_t)o->np * sizeof *o->gw);
-        g.dinput = o->dx;
-        memcpy(o->y, graph_forward(&g, x, LN, 1, 7, 3), (size_t)o->ny * sizeof *o->y);
-        graph_backward(&g, dout, LN, 7, 3);
-        memcpy(o->gw, g.grads, (size_t)o->np * sizeof *o->gw);
-        free(x);
-        free(dout);
-    }
-    graph_free(&g);
-    if (root) ytree_free(root);
-    unsetenv("CNN_CONV");
-    return rc;
+static int wino_run(const char *algo, int threads, lrun *o) {
+    return layer_run(WINO_NET, algo, (shape){9, 10, 10}, LN, threads, o);
 }
-
-static int same_run(const lrun *a, const lrun *b) {
-    return a->ny == b->ny && a->nx == b->nx && a->np == b->np && !memcmp(a->y, b->y, (size_t)a->ny * sizeof *a->y) &&
-           !memcmp(a->dx, b->dx, (size_t)a->nx * sizeof *a->dx) && !memcmp(a->gw, b->gw, (size_t)a->np * sizeof *a->gw);
-}
-
-/* max |a - b| <= TOL * max |b| over each of the three results. */
-static int near_run(const lrun *a, const lrun *b) {
-    const float *pa[3] = {a->y, a->dx, a->gw}, *pb[3] = {b->y, b->dx, b->gw};
-    int64_t n[3] = {a->ny, a->nx, a->np};
-    for (int k = 0; k < 3; k++) {
-        double big = 0, err = 0;
-        for (int64_t i = 0; i < n[k]; i++) {
-            if (fabs(pb[k][i]) > big) big = fabs(pb[k][i]);
-            if (!(fabs((double)pa[k][i] - pb[k][i]) <= err)) err = fabs((double)pa[k][i] - pb[k][i]);
-        }
-        if (!(err <= TOL * big)) return 0;
-    }
-    return 1;
-}
-
-static void free_run(lrun *o) { free(o->y), free(o->dx), free(o->gw); }
 
 static void layer_checks(void) {
     lrun w1 = {0}, w2 = {0}, w3 = {0}, au = {0}, ge = {0};
-    if (layer_run("winograd", 1, &w1) || layer_run("winograd", 2, &w2) || layer_run("winograd", 3, &w3) ||
-        layer_run("auto", 2, &au) || layer_run("gemm", 2, &ge))
+    if (wino_run("winograd", 1, &w1) || wino_run("winograd", 2, &w2) || wino_run("winograd", 3, &w3) ||
+        wino_run("auto", 2, &au) || wino_run("gemm", 2, &ge))
         return;
     CHECK(same_run(&w1, &w2) && same_run(&w1, &w3), "the Winograd layer's bits depend on the thread count");
     CHECK(same_run(&w1, &au), "CNN_CONV=auto did not take Winograd for 9 and 12 channels");
-    CHECK(near_run(&w1, &ge), "the Winograd layer disagrees with the GEMM layer");
+    CHECK(near_run(&w1, &ge, TOL), "the Winograd layer disagrees with the GEMM layer");
     CHECK(!same_run(&w1, &ge), "CNN_CONV=gemm gave Winograd's bits: the switch did nothing");
     free_run(&w1), free_run(&w2), free_run(&w3), free_run(&au), free_run(&ge);
 }
