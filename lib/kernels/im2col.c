@@ -9,10 +9,15 @@
  *
  * The "same" convolution (strides 1, OW == W: 3x3 with padding 1 and the like) has a
  * faster path: a whole tap row is then one shifted run of the input plane, moved in one
- * piece instead of OH pieces of a few dozen floats (2.6x faster for N2's layers). */
+ * piece instead of OH pieces of a few dozen floats (2.6x faster for N2's layers).
+ *
+ * Column stride 2 (undilated) has paths of their own: im2col on AVX2 (im2col_avx2.c) and
+ * both on AVX-512 (im2col_avx512.c); the dispatch is at the end. */
 #include "im2col.h"
+#include "cpu.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* The output columns ow in [0, OW) with 0 <= ow*SW + off < W, as [*lo, *hi). */
@@ -85,8 +90,8 @@ static void im2col_row_s1(const float *xc, int H, int W, int dh, int off, int lo
     if (oh_hi < OH) memset(col + (size_t)oh_hi * W, 0, (size_t)(OH - oh_hi) * W * sizeof *col);
 }
 
-void im2col(const float *x, int C, int H, int W, int KH, int KW, int SH, int SW,
-            int PH, int PW, int DH, int DW, int OH, int OW, float *col) {
+static void im2col_any(const float *x, int C, int H, int W, int KH, int KW, int SH, int SW,
+                       int PH, int PW, int DH, int DW, int OH, int OW, float *col) {
     int same = SH == 1 && SW == 1 && OW == W;
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * H * W;
@@ -153,8 +158,8 @@ static int col2im_row_s1(const float *dcol, int H, int W, int dh, int off, int l
     return 1;
 }
 
-void col2im_add(const float *dcol, int C, int H, int W, int KH, int KW, int SH, int SW,
-                int PH, int PW, int DH, int DW, int OH, int OW, float *dx) {
+static void col2im_any(const float *dcol, int C, int H, int W, int KH, int KW, int SH, int SW,
+                       int PH, int PW, int DH, int DW, int OH, int OW, float *dx) {
     int same = SH == 1 && SW == 1 && OW == W;
     for (int c = 0; c < C; c++) {
         float *xc = dx + (size_t)c * H * W;
@@ -179,4 +184,44 @@ void col2im_add(const float *dcol, int C, int H, int W, int KH, int KW, int SH, 
             }
         }
     }
+}
+
+#ifndef CNN_NO_SIMD
+void im2col_s2_avx2(const float *x, int C, int H, int W, int KH, int KW, int SH, int PH, int PW, int DH, int OH,
+                    int OW, float *col);
+void im2col_s2_avx512(const float *x, int C, int H, int W, int KH, int KW, int SH, int PH, int PW, int DH, int OH,
+                      int OW, float *col);
+void col2im_add_s2_avx512(const float *dcol, int C, int H, int W, int KH, int KW, int SH, int PH, int PW, int DH,
+                          int OH, int OW, float *dx);
+
+/* The stride-2 paths: undilated column stride 2, taps within IM2COL_S2_SPAN columns, on
+ * AVX2 (im2col only) or AVX-512 (both). */
+static int s2_fits(int simd, int SW, int DW, int KW, int OW) {
+    return simd >= SIMD_AVX2 && SW == 2 && DW == 1 && 2 * ((int64_t)OW - 1) + KW <= IM2COL_S2_SPAN;
+}
+#endif
+
+void im2col(int simd, const float *x, int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW, int DH,
+            int DW, int OH, int OW, float *col) {
+#ifndef CNN_NO_SIMD
+    if (s2_fits(simd, SW, DW, KW, OW)) {
+        if (simd == SIMD_AVX512) im2col_s2_avx512(x, C, H, W, KH, KW, SH, PH, PW, DH, OH, OW, col);
+        else im2col_s2_avx2(x, C, H, W, KH, KW, SH, PH, PW, DH, OH, OW, col);
+        return;
+    }
+#endif
+    (void)simd;
+    im2col_any(x, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, col);
+}
+
+void col2im_add(int simd, const float *dcol, int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW,
+                int DH, int DW, int OH, int OW, float *dx) {
+#ifndef CNN_NO_SIMD
+    if (simd == SIMD_AVX512 && s2_fits(simd, SW, DW, KW, OW)) {
+        col2im_add_s2_avx512(dcol, C, H, W, KH, KW, SH, PH, PW, DH, OH, OW, dx);
+        return;
+    }
+#endif
+    (void)simd;
+    col2im_any(dcol, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, dx);
 }

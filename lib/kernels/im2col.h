@@ -6,9 +6,16 @@
 #ifndef CNN_IM2COL_H
 #define CNN_IM2COL_H
 
-void im2col(const float *x, int C, int H, int W, int KH, int KW, int SH, int SW,
+/* Column stride 2 without dilation takes paths of its own (im2col on AVX2 and AVX-512,
+ * col2im_add on AVX-512: im2col_avx2.c, im2col_avx512.c) when the taps of an output row
+ * span at most this many padded input columns, 2*(OW-1) + KW. They give the same bits as
+ * the general loop. */
+#define IM2COL_S2_SPAN 128
+
+/* simd: the level of kernels/cpu.h to run. */
+void im2col(int simd, const float *x, int C, int H, int W, int KH, int KW, int SH, int SW,
             int PH, int PW, int DH, int DW, int OH, int OW, float *col);
 /* dx += the columns of dcol scattered back to their pixels. */
-void col2im_add(const float *dcol, int C, int H, int W, int KH, int KW, int SH, int SW,
+void col2im_add(int simd, const float *dcol, int C, int H, int W, int KH, int KW, int SH, int SW,
                 int PH, int PW, int DH, int DW, int OH, int OW, float *dx);
 #endif

@@ -187,7 +187,8 @@ static void fwd_image(void *arg, int64_t b, int ith) {
             const float *xg = xb + (int64_t)gr * g->Cg * g->H * g->W;
             const float *src = xg;
             if (!g->direct) {
-                im2col(xg, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH, g->DW, g->OH, g->OW, col);
+                im2col(j->x->simd, xg, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH, g->DW,
+                       g->OH, g->OW, col);
                 src = col;
             }
             sgemm(j->x->simd, 0, 0, g->OCg, hw, g->Kg, 1.0f, wt + (int64_t)gr * g->OCg * g->Kg, g->Kg, src, hw, 0.0f,
@@ -209,8 +210,8 @@ static void col_image(void *arg, int64_t b, int ith) {
     (void)ith;
     job *j = arg;
     const geo *g = &j->g;
-    im2col(j->n->x[0] + b * (int64_t)g->C * g->H * g->W, g->C, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW,
-           g->DH, g->DW, g->OH, g->OW, exec_ws(j->x, (int)b));
+    im2col(j->x->simd, j->n->x[0] + b * (int64_t)g->C * g->H * g->W, g->C, g->H, g->W, g->KH, g->KW, g->SH, g->SW,
+           g->PH, g->PW, g->DH, g->DW, g->OH, g->OW, exec_ws(j->x, (int)b));
 }
 
 static void fwd_block(void *arg, int64_t c, int ith) {
@@ -408,7 +409,8 @@ static void bwd_chunk(void *arg, int64_t c, int ith) {
             const float *wg = wt + (int64_t)gr * g->OCg * g->Kg;
             const float *src = xg;
             if (!g->direct) {
-                im2col(xg, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH, g->DW, g->OH, g->OW, col);
+                im2col(j->x->simd, xg, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH, g->DW,
+                       g->OH, g->OW, col);
                 src = col;
             }
             sgemm(j->x->simd, 0, 1, g->OCg, g->Kg, hw, 1.0f, dyg, hw, src, hw, 1.0f, dwp + (int64_t)gr * g->OCg * g->Kg,
@@ -419,8 +421,8 @@ static void bwd_chunk(void *arg, int64_t c, int ith) {
                 sgemm(j->x->simd, 1, 0, g->Kg, hw, g->OCg, 1.0f, wg, g->Kg, dyg, hw, 1.0f, dxg, hw, gws);
             } else {
                 sgemm(j->x->simd, 1, 0, g->Kg, hw, g->OCg, 1.0f, wg, g->Kg, dyg, hw, 0.0f, col, hw, gws);
-                col2im_add(col, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH, g->DW, g->OH,
-                           g->OW, dxg);
+                col2im_add(j->x->simd, col, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH,
+                           g->DW, g->OH, g->OW, dxg);
             }
         }
     }
