@@ -1,7 +1,8 @@
 /* pool.h - the thread pool: the one piece of shared mutable state in the library, owned
- * by a model (not global). Work is handed out as numbered chunks claimed dynamically by
- * whichever threads are running, the caller included; the caller waits for the chunks to
- * be finished, never for a worker the OS has not scheduled yet, so a busy machine slows a
+ * by a model (not global). Work is handed out as numbered chunks: each thread (the caller
+ * is thread 0) first runs its own contiguous share, the same share of the batch in every
+ * layer, then takes what is left of the others'; the caller waits for the chunks to be
+ * finished, never for a worker the OS has not scheduled yet, so a busy machine slows a
  * job down instead of stalling it. Results are bit-exact as long as each chunk's arithmetic
  * depends only on its number (per-chunk partial sums added in chunk order), which also
  * makes them independent of the thread count. */
