@@ -1,9 +1,9 @@
 /* pool.c - persistent pthread workers and per-thread chunk counters. A job's chunks are cut
  * into one contiguous range per thread, so thread t runs the same part of the batch in
- * every layer and finds the images it wrote in its own cache (with the two cores of a
- * virtual machine on different L3 caches, handing each image to whichever thread came
- * first made every layer read the previous one's output across the chip: 1.6x slower on
- * N1). A thread that finishes its range takes chunks from the others', so nobody waits
+ * every layer and finds the images it wrote in its own cache. Handing each image to
+ * whichever thread came first measured up to 1.6x slower on N1 in the machine's slow
+ * phases (most likely the host placing the VM's two cores on different L3 caches, so each
+ * layer read the previous one's output across the chip). A thread that finishes its range takes chunks from the others', so nobody waits
  * for a worker the OS has not scheduled. Each range's counter is one 64-bit word
  * (generation << 32 | next chunk) claimed with compare-and-swap, so a worker that wakes
  * late for an old job finds the generation changed and does nothing. Workers spin briefly
