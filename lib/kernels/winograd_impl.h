@@ -288,17 +288,11 @@ static void out_rows(const wino_shape *s, const float *D, int n, float bias, flo
                 for (int q = 0; q < 4 && left > 0; q++, left -= 8) store_first(yr + 4 * tx + 8 * q, y4[q], left);
             }
 #else
-            int full = s->OW / 4;
             for (int tx = 0; tx < s->TW; tx++) {
-                float m0 = m[tx], m1 = m[n + tx], m2 = m[2 * n + tx], m3 = m[3 * n + tx], m4 = m[4 * n + tx],
-                      m5 = m[5 * n + tx];
-                float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
-                float o[4] = {m0 + a + c, b + 2.0f * d, a + 4.0f * c, b + 8.0f * d + m5};
-                if (tx < full) {
-                    for (int j = 0; j < 4; j++) yr[4 * tx + j] = o[j] + bias;
-                } else {
-                    for (int j = 0; j < s->OW - 4 * tx; j++) yr[4 * tx + j] = o[j] + bias;
-                }
+                float o[4];
+                tf_at(m + tx, n, o, 1, 1);
+                int w = s->OW - 4 * tx < 4 ? s->OW - 4 * tx : 4; /* the last tile may overhang */
+                for (int j = 0; j < w; j++) yr[4 * tx + j] = o[j] + bias;
             }
 #endif
         }
