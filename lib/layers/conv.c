@@ -239,27 +239,34 @@ static void fwd_block(void *arg, int64_t c, int ith) {
 
 static size_t slot_floats(const node *n) { return ((size_t)n->t[0].count + (size_t)n->out.c + 15) & ~(size_t)15; }
 
-/* Direct kernels: one image per forward chunk, each thread laying out the weights in its
- * workspace on its first chunk (ready[ith]; threads past its size redo it every chunk);
- * backward takes the fixed groups of images of bwd_chunk. */
-enum { DIRECT_THREADS = 64 };
+/* Work a thread does once per call in its own workspace (laying out or transforming the
+ * weights), on its first chunk: ready[ith] says it is done; threads past PREP_THREADS redo
+ * it every chunk. */
+enum { PREP_THREADS = 64 };
+
+static int first_chunk(unsigned char *ready, int ith) {
+    if (ith >= PREP_THREADS) return 1;
+    if (ready[ith]) return 0;
+    ready[ith] = 1;
+    return 1;
+}
+
+/* Direct kernels: one image per forward chunk, each thread laying out the weights on its
+ * first chunk; backward takes the fixed groups of images of bwd_chunk. */
 typedef struct djob {
     node *n;
     exec *x;
     direct_shape s;
     const float *wt, *bias;
     int nchunks;
-    unsigned char ready[DIRECT_THREADS];
+    unsigned char ready[PREP_THREADS];
 } djob;
 
 static void direct_fwd_chunk(void *arg, int64_t b, int ith) {
     djob *j = arg;
     const direct_shape *s = &j->s;
     float *ws = exec_ws(j->x, ith);
-    if (ith >= DIRECT_THREADS || !j->ready[ith]) {
-        direct_fwd_prep(j->x->simd, s, j->wt, ws);
-        if (ith < DIRECT_THREADS) j->ready[ith] = 1;
-    }
+    if (first_chunk(j->ready, ith)) direct_fwd_prep(j->x->simd, s, j->wt, ws);
     direct_fwd(j->x->simd, s, j->n->x[0] + (size_t)b * s->C * s->H * s->W, 1, j->bias, j->n->act == ACT_RELU,
                j->n->y + (size_t)b * s->OC * s->OH * s->OW, ws);
 }
@@ -285,9 +292,7 @@ static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
 }
 
 /* Winograd: at inference every thread reads the node's cached packed U (up); otherwise
- * each thread transforms the weights into its own U once per call, on its first chunk
- * (uready[ith]; threads past its size redo it every chunk). */
-enum { WINO_THREADS = 64 };
+ * each thread transforms the weights into its own U on its first chunk. */
 typedef struct wjob {
     node *n;
     exec *x;
@@ -296,7 +301,7 @@ typedef struct wjob {
     const float *up; /* the shared packed U, or NULL */
     int bwd;         /* the thread's own U is packed for backward's products, not forward's */
     int nchunks;
-    unsigned char uready[WINO_THREADS];
+    unsigned char uready[PREP_THREADS];
 } wjob;
 
 /* The thread's packed U at the start of its workspace, made in the dU area first (which
@@ -304,12 +309,11 @@ typedef struct wjob {
 static const float *wino_u(wjob *j, int ith) {
     if (j->up) return j->up;
     float *U = exec_ws(j->x, ith);
-    if (ith >= WINO_THREADS || !j->uready[ith]) {
+    if (first_chunk(j->uready, ith)) {
         float *raw = U + wino_u_floats(&j->s);
         wino_weights(j->wt, j->s.OC, j->s.C, raw);
         if (j->bwd) wino_pack_ut(j->x->simd, &j->s, raw, U);
         else wino_pack_u(j->x->simd, &j->s, raw, U);
-        if (ith < WINO_THREADS) j->uready[ith] = 1;
     }
     return U;
 }
