@@ -199,12 +199,7 @@ static void relu_range(void *arg, int64_t lo, int64_t hi) {
 
 static void relu_mask_range(void *arg, int64_t lo, int64_t hi) {
     act_job *j = arg;
-    float *restrict v = j->v;
-    const float *restrict y = j->y;
-    for (int64_t i = lo; i < hi; i++) {
-        float t = v[i];
-        v[i] = y[i] > 0.0f ? t : 0.0f;
-    }
+    relu_mask(j->v + lo, j->y + lo, hi - lo);
 }
 
 static exec make_exec(graph *g, int n, int training, uint64_t seed, uint64_t step) {

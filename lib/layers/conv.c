@@ -271,12 +271,6 @@ static void direct_fwd_chunk(void *arg, int64_t b, int ith) {
                j->n->y + (size_t)b * s->OC * s->OH * s->OW, ws);
 }
 
-/* dy = y > 0 ? dy : 0 for a fused relu (the executor's mask, here done on the group's
- * images while they are about to be read). */
-static void relu_mask(float *dy, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-}
-
 static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
     djob *j = arg;
     const direct_shape *s = &j->s;
@@ -286,7 +280,8 @@ static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
     float *dwp = n->red + (size_t)c * slot_floats(n), *dbp = dwp + n->t[0].count;
     memset(dwp, 0, ((size_t)n->t[0].count + s->OC) * sizeof(float));
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
-    if (n->act == ACT_RELU) relu_mask(n->dy + lo * ys, n->y + lo * ys, (size_t)(hi - lo) * ys);
+    /* the executor's mask of a fused relu, done on the group's images as they are about to be read */
+    if (n->act == ACT_RELU) relu_mask(n->dy + lo * ys, n->y + lo * ys, (hi - lo) * (int64_t)ys);
     direct_bwd(j->x->simd, s, n->t[0].data, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dwp,
                n->nt > 1 ? dbp : NULL, n->dx[0] ? n->dx[0] + lo * xs : NULL, exec_ws(j->x, ith));
 }
