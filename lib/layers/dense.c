@@ -51,34 +51,25 @@ static void fwd_part(void *arg, int ith, int nth) {
             for (int o = 0; o < j->out; o++) y[o] += n->t[1].data[o];
 }
 
-/* Fewer images than threads: split the outputs instead (each part reads its own rows of W,
- * which is what bounds a batch-1 dense layer). */
+/* A few images: one dot product per output (sgemm's tiles would be mostly zero padding
+ * with so few rows, and the time is reading W once). The choice depends on the batch
+ * alone, so the bits do not depend on the thread count. */
+enum { DOT_MAX_BATCH = 4 };
+
+/* Split the outputs instead of the batch, for a few images or fewer images than threads:
+ * each part reads its own rows of W, which is what bounds a batch-1 dense layer. */
 static void fwd_units(void *arg, int ith, int nth) {
     job *j = arg;
     node *n = j->n;
     int64_t lo, hi;
     split_range(j->out, ith, nth, &lo, &hi);
     if (hi <= lo) return;
-    sgemm(j->x->simd, 0, 1, j->x->n, (int)(hi - lo), j->in, 1.0f, n->x[0], j->in, n->t[0].data + lo * j->in, j->in,
-          0.0f, n->y + lo, j->out, exec_ws(j->x, ith));
-    if (n->nt > 1)
-        for (int b = 0; b < j->x->n; b++)
-            for (int64_t o = lo; o < hi; o++) n->y[(int64_t)b * j->out + o] += n->t[1].data[o];
-}
-
-/* A few images: one dot product per output (sgemm's tiles would be mostly zero padding
- * with so few rows, and the time is reading W once), outputs split over the threads. The
- * choice depends on the batch alone, so the bits do not depend on the thread count. */
-enum { DOT_MAX_BATCH = 4 };
-
-static void fwd_dots(void *arg, int ith, int nth) {
-    job *j = arg;
-    node *n = j->n;
-    int64_t lo, hi;
-    split_range(j->out, ith, nth, &lo, &hi);
-    if (hi <= lo) return;
-    sgemm_dot(j->x->simd, j->x->n, (int)(hi - lo), j->in, 1.0f, n->x[0], j->in, n->t[0].data + lo * j->in, j->in,
-              0.0f, n->y + lo, j->out);
+    const float *w = n->t[0].data + lo * j->in;
+    if (j->x->n <= DOT_MAX_BATCH)
+        sgemm_dot(j->x->simd, j->x->n, (int)(hi - lo), j->in, 1.0f, n->x[0], j->in, w, j->in, 0.0f, n->y + lo, j->out);
+    else
+        sgemm(j->x->simd, 0, 1, j->x->n, (int)(hi - lo), j->in, 1.0f, n->x[0], j->in, w, j->in, 0.0f, n->y + lo,
+              j->out, exec_ws(j->x, ith));
     if (n->nt > 1)
         for (int b = 0; b < j->x->n; b++)
             for (int64_t o = lo; o < hi; o++) n->y[(int64_t)b * j->out + o] += n->t[1].data[o];
@@ -86,8 +77,8 @@ static void fwd_dots(void *arg, int ith, int nth) {
 
 static void dense_fwd(node *n, exec *x) {
     job j = {n, x, (int)shape_size(n->ins[0]), n->out.c};
-    if (x->n <= DOT_MAX_BATCH) pool_run(x->pool, fwd_dots, &j);
-    else pool_run(x->pool, x->n < x->nth && j.out >= 2 * x->nth ? fwd_units : fwd_part, &j);
+    int units = x->n <= DOT_MAX_BATCH || (x->n < x->nth && j.out >= 2 * x->nth);
+    pool_run(x->pool, units ? fwd_units : fwd_part, &j);
 }
 
 static void bwd_part(void *arg, int ith, int nth) {
