@@ -75,20 +75,21 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
     if (training && graph_alloc_grads(g, e)) return e ? e->code : CNN_ERR_RUNTIME;
     if (batch <= g->cap && (!training || g->training_cap) && (training || g->eval_plan)) return 0;
     int eval = !training;
-    for (int i = 1; eval && i < g->nn; i++)
-        if (g->nodes[i].fold && !g->nodes[i].fold_w) {
-            g->nodes[i].fold_w = malloc(((size_t)g->nodes[i].t[0].count + (size_t)g->nodes[i].out.c) * sizeof(float));
-            if (!g->nodes[i].fold_w) return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
-            g->nodes[i].fold_version = ~(uint64_t)0; /* never made: differs from any version */
+    /* Inference's caches made from the parameters, each marked never made. */
+    for (int i = 1; eval && i < g->nn; i++) {
+        node *c = &g->nodes[i];
+        if (c->fold && !c->fold_w) {
+            c->fold_w = malloc(((size_t)c->t[0].count + (size_t)c->out.c) * sizeof(float));
+            if (!c->fold_w) return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
+            c->fold_version = ~(uint64_t)0; /* differs from any version */
         }
-    for (int i = 1; eval && i < g->nn; i++)
-        if (g->nodes[i].wcache_floats && !g->nodes[i].wcache) {
+        if (c->wcache_floats && !c->wcache) {
             size_t bytes;
-            if (!size_mul(g->nodes[i].wcache_floats, sizeof(float), &bytes) ||
-                !(g->nodes[i].wcache = aligned_alloc64(bytes)))
+            if (!size_mul(c->wcache_floats, sizeof(float), &bytes) || !(c->wcache = aligned_alloc64(bytes)))
                 return cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
-            g->nodes[i].wcache_simd = -1;
+            c->wcache_simd = -1; /* differs from any level */
         }
+    }
     int nn = g->nn, T = 2 * nn;
     buf *b = calloc((size_t)nn * 4, sizeof *b);
     if (!g->zeroed) g->zeroed = calloc((size_t)nn, 1);
