@@ -18,7 +18,7 @@
 void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias,
                        float *y, float *ws);
 void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n,
-                       float *dU, float *dx, float *ws);
+                       float *dU, float *dx, int dx_store, float *ws);
 
 static inline size_t wino_r16(size_t v) { return (v + 15) & ~(size_t)15; }
 /* Floats between the packed U_k of wino_pack_u, and the U_k^T of wino_pack_ut. */
@@ -148,8 +148,13 @@ static void fill_plane(const float *src, int h, int w, float *dst, int cols) {
     }
 }
 
-/* d[c] += v[c] for c < w, with the same vectors (dx's rows: the tail is stored masked). */
-static void add_row(float *restrict d, const float *restrict v, int w) {
+/* d[c] += v[c] for c < w, with the same vectors (dx's rows: the tail is stored masked);
+ * or with store set, d[c] = v[c] (the first writer of dx, which then needs no clearing). */
+static void add_row(float *restrict d, const float *restrict v, int w, int store) {
+    if (store) {
+        memcpy(d, v, (size_t)w * sizeof *d);
+        return;
+    }
     int c = 0;
 #ifdef __AVX2__
     for (; c + 8 <= w; c += 8) _mm256_storeu_ps(d + c, _mm256_add_ps(_mm256_loadu_ps(d + c), _mm256_loadu_ps(v + c)));
@@ -341,9 +346,9 @@ static void dy_tf(const wino_shape *s, const float *dyc, size_t ystep, int nb, c
     for (int k2 = 0; k2 < 6; k2++) tf_a(w->E + k2 * n, 6 * n, Zo + k2 * ks, 6 * ks, nb * s->tpi); /* Z[k1][k2] */
 }
 
-/* dx (one channel of one image) += the row pass of the adjoint input transform, from
- * D[i][k2] (rows n apart, the image's first tile at D). */
-static void adj_rows(const wino_shape *s, const float *D, int n, const wino_ws *w, float *dxc) {
+/* dx (one channel of one image) += (store: =) the row pass of the adjoint input
+ * transform, from D[i][k2] (rows n apart, the image's first tile at D). */
+static void adj_rows(const wino_shape *s, const float *D, int n, const wino_ws *w, float *dxc, int store) {
     int cols = 4 * s->TW + 2;
     /* Neighbouring tiles overlap by 2: add them up in a padded plane, in tile order. The
      * vector pass adds a row to zeros instead of to the plane where no tile row before
@@ -410,16 +415,17 @@ static void adj_rows(const wino_shape *s, const float *D, int n, const wino_ws *
             }
 #endif
         }
-    for (int r = 0; r < s->H; r++) add_row(dxc + (size_t)r * s->W, w->ap + (size_t)(r + s->PH) * cols + s->PW, s->W);
+    for (int r = 0; r < s->H; r++)
+        add_row(dxc + (size_t)r * s->W, w->ap + (size_t)(r + s->PH) * cols + s->PW, s->W, store);
 }
 
-/* dx (one channel of nb images, xstep apart) += the adjoint input transform of dV (in V's
- * layout). */
+/* dx (one channel of nb images, xstep apart) += (store: =) the adjoint input transform
+ * of dV (in V's layout). */
 static void adj_in_tf(const wino_shape *s, const float *dVc, ptrdiff_t ks, const wino_ws *w, float *dxc,
-                      size_t xstep, int nb) {
+                      size_t xstep, int nb, int store) {
     int n = nb * s->tpi;
     for (int k2 = 0; k2 < 6; k2++) tf_b(dVc + k2 * ks, 6 * ks, w->D + k2 * n, 6 * n, n); /* D[i][k2] */
-    for (int bi = 0; bi < nb; bi++) adj_rows(s, w->D + bi * s->tpi, n, w, dxc + bi * xstep);
+    for (int bi = 0; bi < nb; bi++) adj_rows(s, w->D + bi * s->tpi, n, w, dxc + bi * xstep, store);
 }
 
 void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias, float *y,
@@ -442,7 +448,7 @@ void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const flo
 }
 
 void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
-              float *dx, float *ws) {
+              float *dx, int dx_store, float *ws) {
     wino_ws w = split_ws(s, ws);
     size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
     ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, zks = (ptrdiff_t)s->OC * s->tb;
@@ -463,7 +469,8 @@ void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const flo
         }
         if (dx)
             for (int c = 0; c < s->C; c++)
-                adj_in_tf(s, w.V + (size_t)c * s->tb, vks, &w, dx + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb);
+                adj_in_tf(s, w.V + (size_t)c * s->tb, vks, &w, dx + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb,
+                          dx_store);
     }
 }
 #undef r16

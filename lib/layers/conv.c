@@ -132,6 +132,7 @@ static int conv_infer(node *n, cnn_error *e) {
     if (p->bias) node_tensor(n, "bias", T_PARAM, INIT_ZERO, 0, 1, &g.OC);
     int64_t colf = g.direct ? 0 : (int64_t)g.Kg * g.OH * g.OW;
     if (colf > CNN_MAX_TENSOR) return node_fail(n, e, "the im2col buffer of %lld values is too large", (long long)colf);
+    n->bwd_store = 1; /* every path stores dx when it is the first writer (dx_fresh) */
     n->ws_floats = col_floats(&g) + gemm_ws(&g);
     p->wino = use_winograd(&g);
     if (p->wino) { /* per thread: U, dU, then the kernel's scratch; and inference's packed U */
@@ -282,8 +283,10 @@ static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
     /* the executor's mask of a fused relu, done on the group's images as they are about to be read */
     if (n->act == ACT_RELU) relu_mask(n->dy + lo * ys, n->y + lo * ys, (hi - lo) * (int64_t)ys);
+    float *dx = n->dx[0] ? n->dx[0] + lo * xs : NULL;
+    if (dx && n->dx_fresh) memset(dx, 0, (size_t)(hi - lo) * xs * sizeof *dx); /* the group's own, while hot */
     direct_bwd(j->x->simd, s, n->t[0].data, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dwp,
-               n->nt > 1 ? dbp : NULL, n->dx[0] ? n->dx[0] + lo * xs : NULL, exec_ws(j->x, ith));
+               n->nt > 1 ? dbp : NULL, dx, exec_ws(j->x, ith));
 }
 
 /* Winograd: at inference every thread reads the node's cached packed U (up); otherwise
@@ -351,7 +354,7 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
     memset(dU, 0, 36 * (size_t)s->OC * s->C * sizeof(float));
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
     wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dU,
-             n->dx[0] ? n->dx[0] + lo * xs : NULL, ws + 2 * wino_u_floats(s));
+             n->dx[0] ? n->dx[0] + lo * xs : NULL, n->dx_fresh & 1, ws + 2 * wino_u_floats(s));
     wino_dweights(dU, s->OC, s->C, dwp);
     if (n->nt > 1) bias_grad(n->dy, lo, hi, s->OC, s->OH * s->OW, dbp);
 }
@@ -417,8 +420,10 @@ static void bwd_chunk(void *arg, int64_t c, int ith) {
             if (!dxb) continue;
             float *dxg = dxb + (int64_t)gr * g->Cg * g->H * g->W;
             if (g->direct) {
-                sgemm(j->x->simd, 1, 0, g->Kg, hw, g->OCg, 1.0f, wg, g->Kg, dyg, hw, 1.0f, dxg, hw, gws);
+                sgemm(j->x->simd, 1, 0, g->Kg, hw, g->OCg, 1.0f, wg, g->Kg, dyg, hw, n->dx_fresh ? 0.0f : 1.0f, dxg,
+                      hw, gws);
             } else {
+                if (n->dx_fresh) memset(dxg, 0, (size_t)g->Cg * g->H * g->W * sizeof *dxg);
                 sgemm(j->x->simd, 1, 0, g->Kg, hw, g->OCg, 1.0f, wg, g->Kg, dyg, hw, 0.0f, col, hw, gws);
                 col2im_add(j->x->simd, col, g->Cg, g->H, g->W, g->KH, g->KW, g->SH, g->SW, g->PH, g->PW, g->DH,
                            g->DW, g->OH, g->OW, dxg);
