@@ -274,7 +274,7 @@ static void cache_checks(void) {
 
 int main(void) {
     static const int chans[] = {1, 3, 17, 32};
-    static const int sizes[][2] = {{1, 1}, {2, 7}, {5, 5}, {7, 2}, {13, 13}, {28, 28}, {1, 28}, {28, 5}};
+    static const int sizes[][2] = {{1, 1}, {2, 7}, {5, 5}, {7, 2}, {13, 13}, {28, 28}, {1, 28}, {28, 5}, {32, 32}, {6, 70}};
     int ncase = 0;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
         for (int p = 0; p <= 2; p++)
