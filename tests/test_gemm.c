@@ -182,7 +182,10 @@ int main(void) {
     /* Beyond one cache block in each dimension: several K steps, several M blocks (B
      * strips kept and reused), several N blocks; and the conv layer shapes. */
     static const int big[][3] = {{5, 2100, 3}, {9, 50, 800}, {200, 70, 400}, {400, 100, 20},
-                                 {64, 196, 576}, {32, 784, 9}, {32, 288, 784}, {288, 784, 32}};
+                                 {64, 196, 576}, {32, 784, 9}, {32, 288, 784}, {288, 784, 32},
+                                 /* Winograd weight-gradient products: 16 x 16 over a block's tiles,
+                                  * and around the 16-row, 12/16-column B^T tiles */
+                                 {16, 16, 192}, {16, 13, 200}, {11, 16, 300}, {48, 16, 170}, {16, 40, 256}};
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
         for (int t = 0; t < 4; t++) {
             run_case(t >> 1, t & 1, big[i][0], big[i][1], big[i][2], 1, 0, 0, 0);

@@ -86,6 +86,7 @@ typedef struct gemm_impl {
     int inplace;        /* read whole B strips in place when tb == 0: see b_inplace */
     int mrt, nrt, mct, kct;
     gemm_kern_fn kernt;
+    int mrt1, nrt1;     /* kernt's narrower tile, if any: k-slices mrt1 wide, nrt1 columns */
 } gemm_impl;
 
 enum { KT_MIN = 160 }; /* smallest K for which the B^T tiles are used */
@@ -105,7 +106,7 @@ static const gemm_impl impls[SIMD_COUNT] = {
                      .kern = gemm_kern_avx512, .pack_t = gemm_pack_t_avx2,
                      .pack_n = gemm_pack_n_avx512, .inplace = 1,
                      .mrt = 32, .nrt = 12, .mct = 128, .kct = 1024,
-                     .kernt = gemm_kernt_avx512},
+                     .kernt = gemm_kernt_avx512, .mrt1 = 16, .nrt1 = 16},
 #else
     /* Levels that are not built fall back to the portable path. */
     [SIMD_AVX2] = PORTABLE_IMPL,
@@ -139,7 +140,7 @@ static gemm_plan plan_for(const gemm_impl *im, int tb, int M, int N, int K) {
     if (T) { /* B is read in place; only a ragged last column strip is copied */
         p.nstep = N;
         p.keep_b = 0;
-        p.b_floats = (size_t)im->nrt * p.kstep;
+        p.b_floats = (size_t)(im->nrt1 > im->nrt ? im->nrt1 : im->nrt) * p.kstep;
     } else {
         p.nstep = N < im->nc ? N : im->nc;
         /* when every whole strip is read in place, only the last one is ever packed */
@@ -188,23 +189,23 @@ static int b_inplace(const gemm_impl *im, int ldb) {
 static void sgemm_t(const gemm_impl *im, const gemm_plan *p, int ta, int M, int N, int K,
                     float alpha, const float *A, int lda, const float *B, int ldb, float beta,
                     float *C, int ldc, float *Ab, float *Bt) {
-    const int MR = im->mrt, NR = im->nrt;
+    const int MR = im->mrt, NR = M <= im->mrt1 ? im->nrt1 : im->nrt;
     for (int pc = 0; pc < K; pc += p->kstep) {
         int kc = K - pc < p->kstep ? K - pc : p->kstep;
         float beta_k = pc == 0 ? beta : 1.0f;
         for (int ic = 0; ic < M; ic += p->mstep) {
             int mc = M - ic < p->mstep ? M - ic : p->mstep;
             for (int ir = 0; ir < mc; ir += MR) {
-                int mr = mc - ir < MR ? mc - ir : MR;
+                int mr = mc - ir < MR ? mc - ir : MR, wp = mr <= im->mrt1 ? im->mrt1 : MR;
                 float *dst = Ab + (size_t)ir * kc;
-                if (ta) im->pack_n(A + (size_t)pc * lda + ic + ir, lda, mr, kc, MR, dst);
-                else im->pack_t(A + (size_t)(ic + ir) * lda + pc, lda, mr, kc, MR, dst);
+                if (ta) im->pack_n(A + (size_t)pc * lda + ic + ir, lda, mr, kc, wp, dst);
+                else im->pack_t(A + (size_t)(ic + ir) * lda + pc, lda, mr, kc, wp, dst);
             }
             for (int jr = 0; jr < N; jr += NR) {
                 int nr = N - jr < NR ? N - jr : NR;
                 const float *bs = B + (size_t)jr * ldb + pc;
                 ptrdiff_t ldbs = ldb;
-                if (nr < NR) { /* the kernel reads NR rows: pad the last strip with zero rows */
+                if (nr < NR) { /* the kernel reads up to NR rows: pad the last strip with zero rows */
                     for (int j = 0; j < NR; j++)
                         if (j < nr)
                             memcpy(Bt + (size_t)j * kc, bs + (size_t)j * ldb, kc * sizeof *Bt);

@@ -1,5 +1,5 @@
 /* gemm_avx512.c - the AVX-512 micro-kernels of sgemm (8 x 48 register tile, and 32 x 12
- * for op(B) = B^T) and a copy-packing routine. Built with -mavx512f/bw/dq/vl; called only
+ * or 16 x 16 for op(B) = B^T) and a copy-packing routine. Built with -mavx512f/bw/dq/vl; called only
  * when cpuid says so.
  *
  * Why 8 x 48: conv layers have M = output channels (16, 32, 64, ...), so a row count
@@ -139,53 +139,54 @@ void gemm_pack_n_avx512(const float *src, ptrdiff_t ld, int w, int kc, int wp, f
     }
 }
 
-/* The tile for op(B) = B^T (B stored N x K): 32 rows of C held as two zmm per column, 12
+/* The tile for op(B) = B^T (B stored N x K): NV zmm of C rows (16 each) per column, NC
  * columns, each broadcast straight from its row of B, so the large operand is never packed
- * or transposed; A comes packed as 32-wide k-slices (a transpose of the small operand).
- * The tile is transposed into C once at the end. NV = 1 when at most 16 rows are live. */
+ * or transposed; A comes packed as k-slices 16 * NV wide (a transpose of the small
+ * operand). The tile is transposed into C once at the end. Two shapes: 32 x 12 (24
+ * accumulators), and for at most 16 live rows 16 x 16, which the driver picks for M <= 16
+ * (the Winograd weight-gradient products of 16-channel layers are 16 x 16 over hundreds of
+ * tiles: a 32 x 12 tile computed a third of its FMAs for them). */
 static inline __attribute__((always_inline)) void
-tilet(const int NV, int kc, const float *Ap, const float *B, ptrdiff_t ldb,
+tilet(const int NV, const int NC, int kc, const float *Ap, const float *B, ptrdiff_t ldb,
       float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta) {
-    __m512 acc[12][2];
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; j++)
+    enum { SPQ = 4 }; /* columns per pointer (at most): rows of B from NC / SPQ pointers plus s * ldb */
+    __m512 acc[16][2];
+#pragma GCC unroll 16
+    for (int j = 0; j < NC; j++)
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++) acc[j][v] = _mm512_setzero_ps();
-    /* rows of B from 4 pointers plus ldb and 2*ldb, so no pointer is spilled */
-    const float *p[4] = {B, B + 3 * ldb, B + 6 * ldb, B + 9 * ldb};
+    const int S = NC == 12 ? 3 : SPQ; /* 12 columns: 4 pointers x 3, so no pointer is spilled */
+    const float *p[4] = {B, B + S * ldb, B + 2 * S * ldb, B + 3 * S * ldb};
     for (int k = 0; k < kc; k++) {
         __m512 a[2];
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++) a[v] = _mm512_loadu_ps(Ap + 16 * v);
-        Ap += 32;
+        Ap += 16 * NV;
 #pragma GCC unroll 4
         for (int q = 0; q < 4; q++) {
-#pragma GCC unroll 3
-            for (int s = 0; s < 3; s++) {
+#pragma GCC unroll 4
+            for (int s = 0; s < S; s++) {
                 __m512 b = _mm512_set1_ps(p[q][s * ldb]);
 #pragma GCC unroll 2
                 for (int v = 0; v < NV; v++)
-                    acc[3 * q + s][v] = _mm512_fmadd_ps(a[v], b, acc[3 * q + s][v]);
+                    acc[S * q + s][v] = _mm512_fmadd_ps(a[v], b, acc[S * q + s][v]);
             }
             p[q]++;
         }
     }
-    /* 16 rows: store_t reads whole 8-row blocks of T (rows 12..15 are never used, but
-     * are set so no uninitialized value is loaded) */
+    /* store_t reads whole 8-column blocks of T: columns past NC are set too, so no
+     * uninitialized value is loaded */
     float T[16 * 32] __attribute__((aligned(64)));
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; j++)
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; j++)
 #pragma GCC unroll 2
-        for (int v = 0; v < NV; v++) _mm512_store_ps(T + 32 * j + 16 * v, acc[j][v]);
-#pragma GCC unroll 4
-    for (int j = 12; j < 16; j++)
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; v++) _mm512_store_ps(T + 32 * j + 16 * v, _mm512_setzero_ps());
+        for (int v = 0; v < NV; v++) _mm512_store_ps(T + 32 * j + 16 * v, j < NC ? acc[j][v] : _mm512_setzero_ps());
     gemm_store_t_avx2(T, 32, mr, nr, C, ldc, alpha, beta);
 }
 
 void gemm_kernt_avx512(int kc, const float *Ap, const float *B, ptrdiff_t ldb,
                        float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta) {
-    if (mr <= 16) tilet(1, kc, Ap, B, ldb, C, ldc, mr, nr, alpha, beta);
-    else tilet(2, kc, Ap, B, ldb, C, ldc, mr, nr, alpha, beta);
+    if (mr > 16) tilet(2, 12, kc, Ap, B, ldb, C, ldc, mr, nr, alpha, beta);
+    else if (nr > 12) tilet(1, 16, kc, Ap, B, ldb, C, ldc, mr, nr, alpha, beta);
+    else tilet(1, 12, kc, Ap, B, ldb, C, ldc, mr, nr, alpha, beta);
 }

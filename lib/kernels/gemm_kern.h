@@ -44,7 +44,8 @@ void gemm_dot_avx2(int M, int N, int K, float alpha, const float *A, ptrdiff_t l
 void gemm_kern_avx512(int kc, const float *Ap, const float *Bp, ptrdiff_t ldbp,
                       float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
 void gemm_pack_n_avx512(const float *src, ptrdiff_t ld, int w, int kc, int wp, float *dst);
-/* 32 x 12 tile of C for op(B) = B^T. */
+/* 32 x 12 tile of C for op(B) = B^T; with at most 16 rows (mr), A's k-slices are 16 wide
+ * and up to 16 columns are read (12 if nr <= 12). */
 void gemm_kernt_avx512(int kc, const float *Ap, const float *B, ptrdiff_t ldb,
                        float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta);
 #endif
