@@ -166,6 +166,23 @@ static void tap_offsets(int T, int n, int KH, int KW, int stride, int width, int
 
 /* ---- Shifted planes ---- */
 
+/* dst[i] = src[i] (add: += src[i]) for i < n. The rows here are short (10 to 28 floats on
+ * LeNet) and there are hundreds per image: memcpy's call and size dispatch cost more than
+ * the copy, so with AVX-512 they are whole vectors and one masked tail. AVX2's masked
+ * stores are slow on AMD processors, so that build and the portable one keep plain loops. */
+INLINE void copy_row(float *restrict dst, const float *restrict src, int n, int add) {
+#if defined(__AVX512F__)
+    int i = 0;
+    for (; i + VW <= n; i += VW) vstore(dst + i, add ? vadd(vload(dst + i), vload(src + i)) : vload(src + i));
+    if (i < n) vstore_n(dst + i, add ? vadd(vload_n(dst + i, n - i), vload_n(src + i, n - i)) : vload_n(src + i, n - i), n - i);
+#else
+    if (add)
+        for (int i = 0; i < n; i++) dst[i] += src[i];
+    else
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+#endif
+}
+
 /* Planes kx = 0..KW-1 of each of C channels of in (C x H x W): plane(c, kx)[r * OW + j] =
  * in[c][r - PT][j + kx - PL], zero outside the input. Only the input's part is written:
  * the rest was cleared when the planes were set up and stays zero. */
@@ -178,8 +195,7 @@ static void fill_planes(const float *in, int C, int H, int W, int KW, int PT, in
             if (j1 <= j0) continue;
             int r0 = PT > 0 ? PT : 0, r1 = H + PT < rows ? H + PT : rows;
             for (int r = r0; r < r1; r++)
-                memcpy(p + (size_t)r * OW + j0, in + ((size_t)c * H + r - PT) * W + j0 + kx - PL,
-                       (size_t)(j1 - j0) * sizeof(float));
+                copy_row(p + (size_t)r * OW + j0, in + ((size_t)c * H + r - PT) * W + j0 + kx - PL, j1 - j0, 0);
         }
 }
 
@@ -573,12 +589,30 @@ static void dx_image(const dx_plan *pl, const direct_shape *s, const dws *d, con
         for (int iy = 0; iy < s->H; iy++) {
             int r = iy + s->PT;
             if (r < 0 || r >= s->OH + s->KH - 1) continue;
-            float *restrict dst = dx + ((size_t)c * s->H + iy) * s->W;
+            float *dst = dx + ((size_t)c * s->H + iy) * s->W;
+            const float *g0 = d->g + (size_t)c * s->KW * ps + (size_t)r * s->OW + s->PL;
+#if defined(__AVX512F__)
+            /* The KW planes' parts of the row summed in a register, in kx order as below,
+             * then one store: adding each into dx in turn made every masked store's lines
+             * wait for the one before (masked stores do not forward to loads). */
+            for (int x = 0; x < s->W; x += VW) {
+                int n = s->W - x < VW ? s->W - x : VW;
+                vf acc = vload_n(dst + x, n);
+                for (int kx = 0; kx < s->KW; kx++) {
+                    int x0 = kx - s->PL > x ? kx - s->PL - x : 0, x1 = s->OW + kx - s->PL - x;
+                    if (x1 > n) x1 = n;
+                    if (x1 <= x0) continue;
+                    __mmask16 m = (__mmask16)(((1u << x1) - 1) & ~((1u << x0) - 1));
+                    acc = _mm512_mask_add_ps(acc, m, acc, _mm512_maskz_loadu_ps(m, g0 + (size_t)kx * ps - kx + x));
+                }
+                vstore_n(dst + x, acc, n);
+            }
+#else
             for (int kx = 0; kx < s->KW; kx++) {
                 int x0 = kx - s->PL > 0 ? kx - s->PL : 0, x1 = s->OW + kx - s->PL < s->W ? s->OW + kx - s->PL : s->W;
-                const float *restrict src = d->g + ((size_t)c * s->KW + kx) * ps + (size_t)r * s->OW + s->PL - kx;
-                for (int ix = x0; ix < x1; ix++) dst[ix] += src[ix];
+                if (x1 > x0) copy_row(dst + x0, g0 + (size_t)kx * ps - kx + x0, x1 - x0, 1);
             }
+#endif
         }
 }
 
