@@ -166,20 +166,17 @@ static void tap_offsets(int T, int n, int KH, int KW, int stride, int width, int
 
 /* ---- Shifted planes ---- */
 
-/* dst[i] = src[i] (add: += src[i]) for i < n. The rows here are short (10 to 28 floats on
- * LeNet) and there are hundreds per image: memcpy's call and size dispatch cost more than
- * the copy, so with AVX-512 they are whole vectors and one masked tail. AVX2's masked
- * stores are slow on AMD processors, so that build and the portable one keep plain loops. */
-INLINE void copy_row(float *restrict dst, const float *restrict src, int n, int add) {
+/* dst[i] = src[i] for i < n. The rows here are short (10 to 28 floats on LeNet) and there
+ * are hundreds per image: memcpy's call and size dispatch cost more than the copy, so with
+ * AVX-512 they are whole vectors and one masked tail. (AVX2's masked stores are slow on
+ * AMD processors: that build keeps memcpy, as does the portable one.) */
+INLINE void copy_row(float *restrict dst, const float *restrict src, int n) {
 #if defined(__AVX512F__)
     int i = 0;
-    for (; i + VW <= n; i += VW) vstore(dst + i, add ? vadd(vload(dst + i), vload(src + i)) : vload(src + i));
-    if (i < n) vstore_n(dst + i, add ? vadd(vload_n(dst + i, n - i), vload_n(src + i, n - i)) : vload_n(src + i, n - i), n - i);
+    for (; i + VW <= n; i += VW) vstore(dst + i, vload(src + i));
+    if (i < n) vstore_n(dst + i, vload_n(src + i, n - i), n - i);
 #else
-    if (add)
-        for (int i = 0; i < n; i++) dst[i] += src[i];
-    else
-        memcpy(dst, src, (size_t)n * sizeof *dst);
+    memcpy(dst, src, (size_t)n * sizeof *dst);
 #endif
 }
 
@@ -195,7 +192,7 @@ static void fill_planes(const float *in, int C, int H, int W, int KW, int PT, in
             if (j1 <= j0) continue;
             int r0 = PT > 0 ? PT : 0, r1 = H + PT < rows ? H + PT : rows;
             for (int r = r0; r < r1; r++)
-                copy_row(p + (size_t)r * OW + j0, in + ((size_t)c * H + r - PT) * W + j0 + kx - PL, j1 - j0, 0);
+                copy_row(p + (size_t)r * OW + j0, in + ((size_t)c * H + r - PT) * W + j0 + kx - PL, j1 - j0);
         }
 }
 
@@ -610,7 +607,9 @@ static void dx_image(const dx_plan *pl, const direct_shape *s, const dws *d, con
 #else
             for (int kx = 0; kx < s->KW; kx++) {
                 int x0 = kx - s->PL > 0 ? kx - s->PL : 0, x1 = s->OW + kx - s->PL < s->W ? s->OW + kx - s->PL : s->W;
-                if (x1 > x0) copy_row(dst + x0, g0 + (size_t)kx * ps - kx + x0, x1 - x0, 1);
+                float *restrict d0 = dst;
+                const float *restrict src = g0 + (size_t)kx * ps - kx;
+                for (int ix = x0; ix < x1; ix++) d0[ix] += src[ix];
             }
 #endif
         }

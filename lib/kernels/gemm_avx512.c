@@ -1,6 +1,6 @@
 /* gemm_avx512.c - the AVX-512 micro-kernels of sgemm (8 x 48 register tile, and 32 x 12
- * or 16 x 16 for op(B) = B^T) and a copy-packing routine. Built with -mavx512f/bw/dq/vl; called only
- * when cpuid says so.
+ * or 16 x 16 for op(B) = B^T) and a copy-packing routine. Built with -mavx512f/bw/dq/vl;
+ * called only when cpuid says so.
  *
  * Why 8 x 48: conv layers have M = output channels (16, 32, 64, ...), so a row count
  * dividing 8 leaves no ragged row panel; 3 zmm columns x 8 rows = 24 accumulators hide the
@@ -149,13 +149,12 @@ void gemm_pack_n_avx512(const float *src, ptrdiff_t ld, int w, int kc, int wp, f
 static inline __attribute__((always_inline)) void
 tilet(const int NV, const int NC, int kc, const float *Ap, const float *B, ptrdiff_t ldb,
       float *C, ptrdiff_t ldc, int mr, int nr, float alpha, float beta) {
-    enum { SPQ = 4 }; /* columns per pointer (at most): rows of B from NC / SPQ pointers plus s * ldb */
     __m512 acc[16][2];
 #pragma GCC unroll 16
     for (int j = 0; j < NC; j++)
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++) acc[j][v] = _mm512_setzero_ps();
-    const int S = NC == 12 ? 3 : SPQ; /* 12 columns: 4 pointers x 3, so no pointer is spilled */
+    const int S = NC / 4; /* rows of B from 4 pointers plus s * ldb, so no pointer is spilled */
     const float *p[4] = {B, B + S * ldb, B + 2 * S * ldb, B + 3 * S * ldb};
     for (int k = 0; k < kc; k++) {
         __m512 a[2];
