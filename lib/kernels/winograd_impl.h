@@ -204,12 +204,12 @@ static inline __m256i lanes_below(int m) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* Stores the first m (1..8) lanes. AVX2's vmaskmovps store is slow on AMD processors
- * (measured: it made the row passes slower than scalar code), so without AVX-512's
- * masked stores the tail goes through a copy. */
+/* Stores the first m (m >= 1; all 8 if m >= 8) lanes. AVX2's vmaskmovps store is slow on
+ * AMD processors (measured: it made the row passes slower than scalar code), so without
+ * AVX-512's masked stores the tail goes through a copy. */
 static inline void store_first(float *p, __m256 v, int m) {
 #ifdef __AVX512VL__
-    _mm256_mask_storeu_ps(p, (__mmask8)((1u << m) - 1), v);
+    _mm256_mask_storeu_ps(p, (__mmask8)(m >= 8 ? 0xFF : (1u << m) - 1), v);
 #else
     if (m >= 8) {
         _mm256_storeu_ps(p, v);
