@@ -240,6 +240,15 @@ static void fwd_block(void *arg, int64_t c, int ith) {
 
 static size_t slot_floats(const node *n) { return ((size_t)n->t[0].count + (size_t)n->out.c + 15) & ~(size_t)15; }
 
+/* Group c of the nchunks fixed groups of images of a backward pass: its images [*lo, *hi)
+ * and its slot of partial weight gradients (the bias gradients after them), cleared. */
+static float *group_slot(node *n, const exec *x, int64_t c, int nchunks, int64_t *lo, int64_t *hi) {
+    split_range(x->n, (int)c, nchunks, lo, hi);
+    float *dwp = n->red + (size_t)c * slot_floats(n);
+    memset(dwp, 0, ((size_t)n->t[0].count + (size_t)n->out.c) * sizeof(float));
+    return dwp;
+}
+
 /* Work a thread does once per call in its own workspace (laying out or transforming the
  * weights), on its first chunk: ready[ith] says it is done; threads past PREP_THREADS redo
  * it every chunk. */
@@ -277,9 +286,7 @@ static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
     const direct_shape *s = &j->s;
     node *n = j->n;
     int64_t lo, hi;
-    split_range(j->x->n, (int)c, j->nchunks, &lo, &hi);
-    float *dwp = n->red + (size_t)c * slot_floats(n), *dbp = dwp + n->t[0].count;
-    memset(dwp, 0, ((size_t)n->t[0].count + s->OC) * sizeof(float));
+    float *dwp = group_slot(n, j->x, c, j->nchunks, &lo, &hi), *dbp = dwp + n->t[0].count;
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
     /* the executor's mask of a fused relu, done on the group's images as they are about to be read */
     if (n->act == ACT_RELU) relu_mask(n->dy + lo * ys, n->y + lo * ys, (hi - lo) * (int64_t)ys);
@@ -346,11 +353,9 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
     const wino_shape *s = &j->s;
     node *n = j->n;
     int64_t lo, hi;
-    split_range(j->x->n, (int)c, j->nchunks, &lo, &hi);
+    float *dwp = group_slot(n, j->x, c, j->nchunks, &lo, &hi), *dbp = dwp + n->t[0].count;
     float *ws = exec_ws(j->x, ith), *dU = ws + wino_u_floats(s);
     const float *Ut = n->dx[0] ? wino_u(j, ith) : NULL; /* U^T packed, at ws */
-    float *dwp = n->red + (size_t)c * slot_floats(n), *dbp = dwp + n->t[0].count;
-    memset(dwp, 0, ((size_t)n->t[0].count + s->OC) * sizeof(float));
     memset(dU, 0, 36 * (size_t)s->OC * s->C * sizeof(float));
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
     wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dU,
@@ -394,11 +399,9 @@ static void bwd_chunk(void *arg, int64_t c, int ith) {
     const geo *g = &j->g;
     node *n = j->n;
     int64_t lo, hi;
-    split_range(j->x->n, (int)c, j->nchunks, &lo, &hi);
+    float *dwp = group_slot(n, j->x, c, j->nchunks, &lo, &hi), *dbp = dwp + n->t[0].count;
     float *ws = exec_ws(j->x, ith);
     float *col = ws, *gws = ws + col_floats(g);
-    float *dwp = n->red + (size_t)c * slot_floats(n), *dbp = dwp + n->t[0].count;
-    memset(dwp, 0, ((size_t)n->t[0].count + g->OC) * sizeof(float));
     const float *wt = n->t[0].data;
     int hw = g->OH * g->OW;
     for (int64_t b = lo; b < hi; b++) {
