@@ -20,28 +20,17 @@
 #include <string.h>
 
 #include "check.h"
+#include "frand.h"
 #include "layer_run.h"
 #include "graph/graph.h"
 #include "kernels/cpu.h"
 #include "kernels/direct.h"
 #include "kernels/winograd.h"
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static float frand(void) { /* uniform in [-1, 1) */
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) * (1.0 / (1 << 23))) - 1.0f;
-}
-
 static const double TOL = 1e-5;
 static double worst_seen;
 
 typedef struct cs { int N, C, OC, H, W, KH, KW, PT, PB, PL, PR; } cs;
-
-static float *randv(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = frand();
-    return p;
-}
 
 /* The naive twins: y = conv(x) + bias, dx = conv^T(dy), dw = x (*) dy, db = sum dy, in
  * double; *mag = the largest sum of the magnitudes of one value's terms (what rounding

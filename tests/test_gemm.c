@@ -8,14 +8,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "frand.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static float frand(void) { /* uniform in [-1, 1) */
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) * (1.0 / (1 << 23))) - 1.0f;
-}
 
 static const float SENTINEL = 12345.0f;
 

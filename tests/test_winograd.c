@@ -22,22 +22,13 @@
 #include "kernels/cpu.h"
 #include "kernels/winograd.h"
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-static float frand(void) { /* uniform in [-1, 1) */
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) * (1.0 / (1 << 23))) - 1.0f;
-}
+#define FRAND_SEED 0x2545f4914f6cdd1dull /* its own sequence */
+#include "frand.h"
 
 static const double TOL = 1e-4;
 static double worst_seen;
 
 typedef struct cs { int N, C, OC, H, W, P; } cs;
-
-static float *randv(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = frand();
-    return p;
-}
 
 /* The naive twins: y = conv(x) + bias, dx = conv^T(dy), dw = x (*) dy, all in double. */
 static void ref_all(const cs *c, const float *x, const float *w, const float *bias, const float *dy, double *y,
