@@ -205,6 +205,10 @@ int main(void) {
     /* Padding larger than the kernel needs: the input gradient crops dy. */
     cs crop = {3, 2, 5, 7, 6, 1, 1, 2, 1, 1, 2};
     run_case(&crop);
+    /* Output channels in the lanes of the weight gradient: 3 vectors of 16 (6 of 8), over
+     * more images than one block of sums holds. */
+    cs chan_lanes = {9, 6, 48, 9, 11, 3, 3, 1, 1, 1, 1};
+    run_case(&chan_lanes);
 
     layer_checks(1, 3);
     layer_checks(3, 5);
@@ -212,6 +216,6 @@ int main(void) {
     setenv("CNN_CONV", "direct", 1);
     CHECK(conv_algo_from_env() == CONV_DIRECT, "CNN_CONV=direct gave %d", conv_algo_from_env());
     unsetenv("CNN_CONV");
-    printf("%d shapes; largest error %.2g of the largest |value| (tolerance %.0e)\n", ncase + 5, worst_seen, TOL);
+    printf("%d shapes; largest error %.2g of the largest |value| (tolerance %.0e)\n", ncase + 6, worst_seen, TOL);
     return check_done();
 }
