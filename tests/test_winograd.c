@@ -285,6 +285,13 @@ int main(void) {
     /* Enough images for several blocks of images (ipb of them per block). */
     cs many = {13, 17, 9, 7, 7, 1};
     run_case(&many);
+    /* Narrow maps take eight images a block, one in each lane (winograd_lanes.h): whole
+     * blocks and a partial one, widths that are and are not whole vectors of 8, N3's stage
+     * 3 and stage 2 maps. */
+    static const cs lanes[] = {{16, 24, 20, 8, 8, 1}, {9, 10, 12, 16, 16, 1}, {9, 5, 7, 14, 14, 1},
+                               {8, 3, 4, 12, 12, 1}, {10, 4, 3, 11, 9, 0}, {17, 2, 5, 5, 13, 2}};
+    for (size_t i = 0; i < sizeof lanes / sizeof lanes[0]; i++) run_case(&lanes[i]);
+    ncase += (int)(sizeof lanes / sizeof lanes[0]);
 
     layer_checks();
     cache_checks();

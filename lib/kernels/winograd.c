@@ -59,6 +59,7 @@ void wino_shape_init(wino_shape *s, int C, int H, int W, int OC, int PH, int PW)
     s->ipb = BLOCK_TILES / s->tpi;
     if (s->ipb > BLOCK_IMAGES) s->ipb = BLOCK_IMAGES;
     if (s->ipb * s->tpi < BLOCK_MIN_TILES) s->ipb = (BLOCK_MIN_TILES + s->tpi - 1) / s->tpi;
+    if (s->TW <= 4) s->ipb = LANES; /* a vector of images each (winograd_lanes.h) */
     while (s->ipb > 1 && (size_t)36 * (C + OC) * s->ipb * s->tpi > BLOCK_FLOATS) s->ipb--;
     if (s->ipb < 1) s->ipb = 1;
     s->tb = s->ipb * s->tpi;

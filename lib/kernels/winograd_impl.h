@@ -37,8 +37,10 @@ typedef struct wino_ws {
 /* The vector row passes read up to 36 floats past a row (and past the plane's end), and
  * past the last of the stage rows; those lanes are never stored. */
 enum { WINO_SLACK = 48 };
+/* Images per vector in the passes of winograd_lanes.h, whose planes hold LANES floats a pixel. */
+enum { LANES = 8 };
 static inline size_t plane_floats(const wino_shape *s) {
-    return r16((size_t)(4 * s->TH + 2) * (4 * s->TW + 2) + WINO_SLACK);
+    return r16(((size_t)(4 * s->TH + 2) * (4 * s->TW + 2) + WINO_SLACK) * (s->TW <= 4 ? LANES : 1));
 }
 /* Rows of the stage arrays hold the tiles of a block's images side by side, plus 8 floats:
  * the vector row passes store whole vectors of 8 tiles, and what lands past a tile row is
@@ -221,7 +223,13 @@ static inline void store_first(float *p, __m256 v, int m) {
 #endif
 }
 #define V8(x) _mm256_set1_ps(x)
+#include "winograd_lanes.h"
+#else
+static inline int use_lanes(const wino_shape *s) { return (void)s, 0; }
 #endif
+
+/* Columns of a block of nb images: all LANES images' with lanes (the missing ones zero). */
+static inline int block_cols(const wino_shape *s, int nb) { return (use_lanes(s) ? LANES : nb) * s->tpi; }
 
 /* The first pass of each transform runs along the rows of the image, reading or writing
  * the plane directly (tiles are 4 pixels apart): with AVX2, eight tiles at a time through
@@ -265,7 +273,13 @@ static void in_rows(const wino_shape *s, const float *xc, const wino_ws *w, floa
 static void in_tf(const wino_shape *s, const float *xc, size_t xstep, int nb, const wino_ws *w, float *Vc,
                   ptrdiff_t ks) {
     int n = stage_stride(s);
-    for (int bi = 0; bi < nb; bi++) in_rows(s, xc + bi * xstep, w, w->E + bi * s->tpi, n);
+#ifdef __AVX2__
+    if (use_lanes(s)) {
+        in_rows_lanes(s, xc, xstep, nb, w, w->E, n);
+        nb = LANES;
+    } else
+#endif
+        for (int bi = 0; bi < nb; bi++) in_rows(s, xc + bi * xstep, w, w->E + bi * s->tpi, n);
     for (int k2 = 0; k2 < 6; k2++) tf_bt(w->E + k2 * n, 6 * n, Vc + k2 * ks, 6 * ks, nb * s->tpi);
 }
 
@@ -307,8 +321,14 @@ static void out_rows(const wino_shape *s, const float *D, int n, float bias, flo
  * channel in the first image, images ystep apart). */
 static void out_tf(const wino_shape *s, const float *Mo, ptrdiff_t ks, const wino_ws *w, float bias, float *yc,
                    size_t ystep, int nb) {
-    int n = nb * s->tpi;
+    int n = block_cols(s, nb);
     for (int k2 = 0; k2 < 6; k2++) tf_at(Mo + k2 * ks, 6 * ks, w->D + k2 * n, 6 * n, n); /* D[i][k2] */
+#ifdef __AVX2__
+    if (use_lanes(s)) {
+        out_rows_lanes(s, w->D, n, bias, w, yc, ystep, nb);
+        return;
+    }
+#endif
     for (int bi = 0; bi < nb; bi++) out_rows(s, w->D + bi * s->tpi, n, bias, yc + bi * ystep);
 }
 
@@ -342,8 +362,12 @@ static void dy_rows(const wino_shape *s, const float *dyc, const wino_ws *w, flo
 static void dy_tf(const wino_shape *s, const float *dyc, size_t ystep, int nb, const wino_ws *w, float *Zo,
                   ptrdiff_t ks) {
     int n = stage_stride(s);
-    for (int bi = 0; bi < nb; bi++) dy_rows(s, dyc + bi * ystep, w, w->E + bi * s->tpi, n);
-    for (int k2 = 0; k2 < 6; k2++) tf_a(w->E + k2 * n, 6 * n, Zo + k2 * ks, 6 * ks, nb * s->tpi); /* Z[k1][k2] */
+#ifdef __AVX2__
+    if (use_lanes(s)) dy_rows_lanes(s, dyc, ystep, nb, w, w->E, n);
+    else
+#endif
+        for (int bi = 0; bi < nb; bi++) dy_rows(s, dyc + bi * ystep, w, w->E + bi * s->tpi, n);
+    for (int k2 = 0; k2 < 6; k2++) tf_a(w->E + k2 * n, 6 * n, Zo + k2 * ks, 6 * ks, block_cols(s, nb)); /* Z[k1][k2] */
 }
 
 /* dx (one channel of one image) += (store: =) the row pass of the adjoint input
@@ -423,8 +447,14 @@ static void adj_rows(const wino_shape *s, const float *D, int n, const wino_ws *
  * of dV (in V's layout). */
 static void adj_in_tf(const wino_shape *s, const float *dVc, ptrdiff_t ks, const wino_ws *w, float *dxc,
                       size_t xstep, int nb, int store) {
-    int n = nb * s->tpi;
+    int n = block_cols(s, nb);
     for (int k2 = 0; k2 < 6; k2++) tf_b(dVc + k2 * ks, 6 * ks, w->D + k2 * n, 6 * n, n); /* D[i][k2] */
+#ifdef __AVX2__
+    if (use_lanes(s)) {
+        adj_rows_lanes(s, w->D, n, w, dxc, xstep, nb, store);
+        return;
+    }
+#endif
     for (int bi = 0; bi < nb; bi++) adj_rows(s, w->D + bi * s->tpi, n, w, dxc + bi * xstep, store);
 }
 
@@ -435,7 +465,7 @@ void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const flo
     ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, mks = (ptrdiff_t)s->OC * s->tb;
     memset(w.xp, 0, plane_floats(s) * sizeof *w.xp);
     for (int b0 = 0; b0 < n; b0 += s->ipb) {
-        int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = nb * s->tpi;
+        int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = block_cols(s, nb);
         for (int c = 0; c < s->C; c++)
             in_tf(s, x + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
         for (int k = 0; k < 36; k++)
@@ -454,7 +484,7 @@ void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const flo
     ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, zks = (ptrdiff_t)s->OC * s->tb;
     memset(w.xp, 0, 2 * plane_floats(s) * sizeof *w.xp); /* xp and yp */
     for (int b0 = 0; b0 < n; b0 += s->ipb) {
-        int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = nb * s->tpi;
+        int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = block_cols(s, nb);
         for (int c = 0; c < s->C; c++)
             in_tf(s, x + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
         for (int oc = 0; oc < s->OC; oc++)
