@@ -11,17 +11,19 @@
 
 #include "gemm_kern.h"
 
-/* y = alpha * acc + beta * y under mask m; beta == 0 does not read y (it may hold NaN). */
+/* y = alpha * acc + beta * y under mask m; beta == 0 does not read y (it may hold NaN).
+ * alpha == 1 skips the multiply (x * 1 is x, NaN included): with Winograd's K = 16
+ * products a tile's 24 multiplies were 6 % of its floating-point work. */
 static inline __attribute__((always_inline)) void
-upd16(float *y, __m512 acc, __mmask16 m, __m512 va, __m512 vb, float beta) {
-    __m512 x = _mm512_mul_ps(acc, va);
+upd16(float *y, __m512 acc, __mmask16 m, __m512 va, __m512 vb, float alpha, float beta) {
+    __m512 x = alpha == 1.0f ? acc : _mm512_mul_ps(acc, va);
     if (beta == 1.0f) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, y));
     else if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, y), x);
     _mm512_mask_storeu_ps(y, m, x);
 }
 static inline __attribute__((always_inline)) void
-upd8(float *y, __m256 acc, __mmask8 m, __m256 va, __m256 vb, float beta) {
-    __m256 x = _mm256_mul_ps(acc, va);
+upd8(float *y, __m256 acc, __mmask8 m, __m256 va, __m256 vb, float alpha, float beta) {
+    __m256 x = alpha == 1.0f ? acc : _mm256_mul_ps(acc, va);
     if (beta == 1.0f) x = _mm256_add_ps(x, _mm256_maskz_loadu_ps(m, y));
     else if (beta != 0.0f) x = _mm256_fmadd_ps(vb, _mm256_maskz_loadu_ps(m, y), x);
     _mm256_mask_storeu_ps(y, m, x);
@@ -79,10 +81,10 @@ tile(const int MR_, const int NZ, const int H, int kc, const float *A, const flo
 #pragma GCC unroll 3
         for (int v = 0; v < NZ; v++)
             upd16(c + 16 * v, acc[r][v], !H && v == NZ - 1 ? mlast : (__mmask16)0xffff, va, vb,
-                  beta);
+                  alpha, beta);
         if (H)
             upd8(c + 16 * NZ, acch[r], (__mmask8)mlast, _mm512_castps512_ps256(va),
-                 _mm512_castps512_ps256(vb), beta);
+                 _mm512_castps512_ps256(vb), alpha, beta);
     }
 }
 
