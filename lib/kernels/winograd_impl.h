@@ -51,6 +51,17 @@ static inline size_t plane_floats(const wino_shape *s) {
 static inline int stage_stride(const wino_shape *s) { return s->tb + 8; }
 static inline size_t stage_floats(const wino_shape *s) { return r16((size_t)36 * stage_stride(s) + WINO_SLACK); }
 
+/* Where the input transform's row pass of plane row r goes: E[r % 4] of tile row r / 4 and,
+ * for r % 4 < 2, E[r % 4 + 4] of tile row r / 4 - 1 (stage rows n apart, tiles `step`
+ * floats apart). Computing each plane row once makes 4 TH + 2 row passes instead of 6 TH
+ * (34 instead of 48 at 32x32). Returns how many of e[0..1] it set. */
+static inline int row_dests(const wino_shape *s, float *E, int n, int r, int step, float *e[2]) {
+    int ne = 0;
+    if (r / 4 < s->TH) e[ne++] = E + r % 4 * 6 * n + r / 4 * s->TW * step;
+    if (r % 4 < 2 && r >= 4) e[ne++] = E + (r % 4 + 4) * 6 * n + (r / 4 - 1) * s->TW * step;
+    return ne;
+}
+
 static wino_ws split_ws(const wino_shape *s, float *ws) {
     wino_ws w;
     w.V = ws;
@@ -223,13 +234,53 @@ static inline void store_first(float *p, __m256 v, int m) {
 #endif
 }
 #define V8(x) _mm256_set1_ps(x)
+
+/* The 1-D transforms on eight lanes at once, for the row passes (the same expressions as
+ * tf_bt, tf_at, tf_a and tf_b below, so every path rounds alike). */
+static inline void bt6(const __m256 d[6], __m256 o[6]) {
+    o[0] = _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(V8(4.0f), d[0]), _mm256_mul_ps(V8(5.0f), d[2])), d[4]);
+    o[1] = _mm256_sub_ps(_mm256_add_ps(d[3], d[4]), _mm256_mul_ps(V8(4.0f), _mm256_add_ps(d[1], d[2])));
+    o[2] = _mm256_add_ps(_mm256_sub_ps(d[4], d[3]), _mm256_mul_ps(V8(4.0f), _mm256_sub_ps(d[1], d[2])));
+    o[3] = _mm256_add_ps(_mm256_sub_ps(d[4], d[2]), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(d[3], d[1])));
+    o[4] = _mm256_sub_ps(_mm256_sub_ps(d[4], d[2]), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(d[3], d[1])));
+    o[5] = _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(V8(4.0f), d[1]), _mm256_mul_ps(V8(5.0f), d[3])), d[5]);
+}
+/* A^T m, plus the bias. */
+static inline void at4(const __m256 m[6], __m256 vb, __m256 o[4]) {
+    __m256 a = _mm256_add_ps(m[1], m[2]), b = _mm256_sub_ps(m[1], m[2]), c = _mm256_add_ps(m[3], m[4]),
+           d = _mm256_sub_ps(m[3], m[4]);
+    o[0] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m[0], a), c), vb);
+    o[1] = _mm256_add_ps(_mm256_add_ps(b, _mm256_mul_ps(V8(2.0f), d)), vb);
+    o[2] = _mm256_add_ps(_mm256_add_ps(a, _mm256_mul_ps(V8(4.0f), c)), vb);
+    o[3] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(b, _mm256_mul_ps(V8(8.0f), d)), m[5]), vb);
+}
+/* A g (4 -> 6). */
+static inline void a6(const __m256 g[4], __m256 o[6]) {
+    __m256 p = _mm256_add_ps(g[0], g[2]), q = _mm256_add_ps(g[1], g[3]),
+           p2 = _mm256_add_ps(g[0], _mm256_mul_ps(V8(4.0f), g[2])),
+           q2 = _mm256_add_ps(_mm256_mul_ps(V8(2.0f), g[1]), _mm256_mul_ps(V8(8.0f), g[3]));
+    o[0] = g[0], o[1] = _mm256_add_ps(p, q), o[2] = _mm256_sub_ps(p, q), o[3] = _mm256_add_ps(p2, q2);
+    o[4] = _mm256_sub_ps(p2, q2), o[5] = g[3];
+}
+/* B v. */
+static inline void b6(const __m256 v[6], __m256 o[6]) {
+    __m256 s12 = _mm256_add_ps(v[1], v[2]), s34 = _mm256_add_ps(v[3], v[4]);
+    o[0] = _mm256_mul_ps(V8(4.0f), v[0]);
+    o[1] = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(V8(4.0f), _mm256_sub_ps(v[2], v[1])),
+                                       _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(v[4], v[3]))),
+                         _mm256_mul_ps(V8(4.0f), v[5]));
+    o[2] = _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(V8(-5.0f), v[0]), _mm256_mul_ps(V8(4.0f), s12)), s34);
+    o[3] = _mm256_sub_ps(_mm256_add_ps(_mm256_sub_ps(v[1], v[2]), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(v[3], v[4]))),
+                         _mm256_mul_ps(V8(5.0f), v[5]));
+    o[4] = _mm256_add_ps(_mm256_add_ps(v[0], s12), s34), o[5] = v[5];
+}
 #include "winograd_lanes.h"
 #else
-static inline int use_lanes(const wino_shape *s) { return (void)s, 0; }
+static inline int use_lanes(const wino_shape *s, int nb) { return (void)s, (void)nb, 0; }
 #endif
 
 /* Columns of a block of nb images: all LANES images' with lanes (the missing ones zero). */
-static inline int block_cols(const wino_shape *s, int nb) { return (use_lanes(s) ? LANES : nb) * s->tpi; }
+static inline int block_cols(const wino_shape *s, int nb) { return (use_lanes(s, nb) ? LANES : nb) * s->tpi; }
 
 /* The first pass of each transform runs along the rows of the image, reading or writing
  * the plane directly (tiles are 4 pixels apart): with AVX2, eight tiles at a time through
@@ -242,29 +293,27 @@ static inline int block_cols(const wino_shape *s, int nb) { return (use_lanes(s)
 static void in_rows(const wino_shape *s, const float *xc, const wino_ws *w, float *E, int n) {
     int cols = 4 * s->TW + 2;
     fill_plane(xc, s->H, s->W, w->xp + (size_t)s->PH * cols + s->PW, cols);
-    for (int ty = 0; ty < s->TH; ty++)
-        for (int i = 0; i < 6; i++) { /* E[i][k2] = the row transform of tile row i */
-            const float *p = w->xp + (size_t)(4 * ty + i) * cols;
-            float *e = E + i * 6 * n + ty * s->TW;
+    /* Each plane row once (row_dests), in plane order: what a store lands past a tile row
+     * is still overwritten later. */
+    for (int r = 0; r < 4 * s->TH + 2; r++) {
+        float *e[2];
+        int ne = row_dests(s, E, n, r, 1, e);
+        const float *p = w->xp + (size_t)r * cols;
 #ifdef __AVX2__
-            for (int tx = 0; tx < s->TW; tx += 8) {
-                __m256 d[4], d45[4];
-                deint4(p + 4 * tx, d);
-                deint4(p + 4 * tx + 4, d45);
-                __m256 d4 = d45[0], d5 = d45[1];
-                __m256 o[6] = {
-                    _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(V8(4.0f), d[0]), _mm256_mul_ps(V8(5.0f), d[2])), d4),
-                    _mm256_sub_ps(_mm256_add_ps(d[3], d4), _mm256_mul_ps(V8(4.0f), _mm256_add_ps(d[1], d[2]))),
-                    _mm256_add_ps(_mm256_sub_ps(d4, d[3]), _mm256_mul_ps(V8(4.0f), _mm256_sub_ps(d[1], d[2]))),
-                    _mm256_add_ps(_mm256_sub_ps(d4, d[2]), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(d[3], d[1]))),
-                    _mm256_sub_ps(_mm256_sub_ps(d4, d[2]), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(d[3], d[1]))),
-                    _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(V8(4.0f), d[1]), _mm256_mul_ps(V8(5.0f), d[3])), d5)};
-                for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx, o[k]);
-            }
-#else
-            for (int tx = 0; tx < s->TW; tx++, p += 4) tf_bt(p, 1, e + tx, n, 1);
-#endif
+        for (int tx = 0; tx < s->TW; tx += 8) {
+            __m256 d[6], d45[4], o[6];
+            deint4(p + 4 * tx, d);
+            deint4(p + 4 * tx + 4, d45);
+            d[4] = d45[0], d[5] = d45[1];
+            bt6(d, o);
+            for (int j = 0; j < ne; j++)
+                for (int k = 0; k < 6; k++) _mm256_storeu_ps(e[j] + k * n + tx, o[k]);
         }
+#else
+        for (int j = 0; j < ne; j++)
+            for (int tx = 0; tx < s->TW; tx++) tf_bt(p + 4 * tx, 1, e[j] + tx, n, 1);
+#endif
+    }
 }
 
 /* One channel of nb images into V (xc: the channel in the first image, images xstep
@@ -274,7 +323,7 @@ static void in_tf(const wino_shape *s, const float *xc, size_t xstep, int nb, co
                   ptrdiff_t ks) {
     int n = stage_stride(s);
 #ifdef __AVX2__
-    if (use_lanes(s)) {
+    if (use_lanes(s, nb)) {
         in_rows_lanes(s, xc, xstep, nb, w, w->E, n);
         nb = LANES;
     } else
@@ -292,16 +341,9 @@ static void out_rows(const wino_shape *s, const float *D, int n, float bias, flo
             const float *m = D + i * 6 * n + ty * s->TW;
 #ifdef __AVX2__
             for (int tx = 0; tx < s->TW; tx += 8) {
-                __m256 m0 = _mm256_loadu_ps(m + tx), m1 = _mm256_loadu_ps(m + n + tx),
-                       m2 = _mm256_loadu_ps(m + 2 * n + tx), m3 = _mm256_loadu_ps(m + 3 * n + tx),
-                       m4 = _mm256_loadu_ps(m + 4 * n + tx), m5 = _mm256_loadu_ps(m + 5 * n + tx);
-                __m256 a = _mm256_add_ps(m1, m2), b = _mm256_sub_ps(m1, m2), c = _mm256_add_ps(m3, m4),
-                       d = _mm256_sub_ps(m3, m4), vb = V8(bias);
-                __m256 o[4] = {_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m0, a), c), vb),
-                               _mm256_add_ps(_mm256_add_ps(b, _mm256_mul_ps(V8(2.0f), d)), vb),
-                               _mm256_add_ps(_mm256_add_ps(a, _mm256_mul_ps(V8(4.0f), c)), vb),
-                               _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(b, _mm256_mul_ps(V8(8.0f), d)), m5), vb)},
-                       y4[4];
+                __m256 mv[6], o[4], y4[4];
+                for (int k = 0; k < 6; k++) mv[k] = _mm256_loadu_ps(m + k * n + tx);
+                at4(mv, V8(bias), o);
                 interleave4(o, y4);
                 int left = s->OW - 4 * tx; /* pixels of this row from here on */
                 for (int q = 0; q < 4 && left > 0; q++, left -= 8) store_first(yr + 4 * tx + 8 * q, y4[q], left);
@@ -324,7 +366,7 @@ static void out_tf(const wino_shape *s, const float *Mo, ptrdiff_t ks, const win
     int n = block_cols(s, nb);
     for (int k2 = 0; k2 < 6; k2++) tf_at(Mo + k2 * ks, 6 * ks, w->D + k2 * n, 6 * n, n); /* D[i][k2] */
 #ifdef __AVX2__
-    if (use_lanes(s)) {
+    if (use_lanes(s, nb)) {
         out_rows_lanes(s, w->D, n, bias, w, yc, ystep, nb);
         return;
     }
@@ -342,13 +384,9 @@ static void dy_rows(const wino_shape *s, const float *dyc, const wino_ws *w, flo
             float *e = E + i * 6 * n + ty * s->TW;
 #ifdef __AVX2__
             for (int tx = 0; tx < s->TW; tx += 8) {
-                __m256 g[4];
+                __m256 g[4], o[6];
                 deint4(p + 4 * tx, g);
-                __m256 pp = _mm256_add_ps(g[0], g[2]), q = _mm256_add_ps(g[1], g[3]),
-                       p2 = _mm256_add_ps(g[0], _mm256_mul_ps(V8(4.0f), g[2])),
-                       q2 = _mm256_add_ps(_mm256_mul_ps(V8(2.0f), g[1]), _mm256_mul_ps(V8(8.0f), g[3]));
-                __m256 o[6] = {g[0], _mm256_add_ps(pp, q), _mm256_sub_ps(pp, q), _mm256_add_ps(p2, q2),
-                               _mm256_sub_ps(p2, q2), g[3]};
+                a6(g, o);
                 for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx, o[k]);
             }
 #else
@@ -363,7 +401,7 @@ static void dy_tf(const wino_shape *s, const float *dyc, size_t ystep, int nb, c
                   ptrdiff_t ks) {
     int n = stage_stride(s);
 #ifdef __AVX2__
-    if (use_lanes(s)) dy_rows_lanes(s, dyc, ystep, nb, w, w->E, n);
+    if (use_lanes(s, nb)) dy_rows_lanes(s, dyc, ystep, nb, w, w->E, n);
     else
 #endif
         for (int bi = 0; bi < nb; bi++) dy_rows(s, dyc + bi * ystep, w, w->E + bi * s->tpi, n);
@@ -393,23 +431,10 @@ static void adj_rows(const wino_shape *s, const float *D, int n, const wino_ws *
                 /* Lanes past the row's last tile hold stray values: zero them, as their
                  * sums land in the plane. */
                 __m256 keep = _mm256_castsi256_ps(lanes_below(s->TW - tx));
-                __m256 v0 = _mm256_and_ps(_mm256_loadu_ps(v + tx), keep),
-                       v1 = _mm256_and_ps(_mm256_loadu_ps(v + n + tx), keep),
-                       v2 = _mm256_and_ps(_mm256_loadu_ps(v + 2 * n + tx), keep),
-                       v3 = _mm256_and_ps(_mm256_loadu_ps(v + 3 * n + tx), keep),
-                       v4 = _mm256_and_ps(_mm256_loadu_ps(v + 4 * n + tx), keep),
-                       v5 = _mm256_and_ps(_mm256_loadu_ps(v + 5 * n + tx), keep);
-                __m256 s12 = _mm256_add_ps(v1, v2), s34 = _mm256_add_ps(v3, v4);
-                __m256 lo[4] = {
-                    _mm256_mul_ps(V8(4.0f), v0),
-                    _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(V8(4.0f), _mm256_sub_ps(v2, v1)),
-                                                _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(v4, v3))),
-                                  _mm256_mul_ps(V8(4.0f), v5)),
-                    _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(V8(-5.0f), v0), _mm256_mul_ps(V8(4.0f), s12)), s34),
-                    _mm256_sub_ps(_mm256_add_ps(_mm256_sub_ps(v1, v2), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(v3, v4))),
-                                  _mm256_mul_ps(V8(5.0f), v5))};
-                __m256 hi[4] = {_mm256_add_ps(_mm256_add_ps(v0, s12), s34), v5, _mm256_setzero_ps(),
-                                _mm256_setzero_ps()};
+                __m256 vv[6], o[6];
+                for (int k = 0; k < 6; k++) vv[k] = _mm256_and_ps(_mm256_loadu_ps(v + k * n + tx), keep);
+                b6(vv, o);
+                __m256 lo[4] = {o[0], o[1], o[2], o[3]}, hi[4] = {o[4], o[5], _mm256_setzero_ps(), _mm256_setzero_ps()};
                 __m256 a[4], b[4];
                 interleave4(lo, a); /* pixels 0-3 of each tile */
                 interleave4(hi, b); /* pixels 4-5, the next tile's 0-1 */
@@ -450,7 +475,7 @@ static void adj_in_tf(const wino_shape *s, const float *dVc, ptrdiff_t ks, const
     int n = block_cols(s, nb);
     for (int k2 = 0; k2 < 6; k2++) tf_b(dVc + k2 * ks, 6 * ks, w->D + k2 * n, 6 * n, n); /* D[i][k2] */
 #ifdef __AVX2__
-    if (use_lanes(s)) {
+    if (use_lanes(s, nb)) {
         adj_rows_lanes(s, w->D, n, w, dxc, xstep, nb, store);
         return;
     }
@@ -463,9 +488,12 @@ void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const flo
     wino_ws w = split_ws(s, ws);
     size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
     ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, mks = (ptrdiff_t)s->OC * s->tb;
-    memset(w.xp, 0, plane_floats(s) * sizeof *w.xp);
-    for (int b0 = 0; b0 < n; b0 += s->ipb) {
+    for (int b0 = 0, lanes = -1; b0 < n; b0 += s->ipb) {
         int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = block_cols(s, nb);
+        if (use_lanes(s, nb) != lanes) { /* the two kinds of plane have their borders in different places */
+            lanes = use_lanes(s, nb);
+            memset(w.xp, 0, plane_floats(s) * sizeof *w.xp);
+        }
         for (int c = 0; c < s->C; c++)
             in_tf(s, x + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
         for (int k = 0; k < 36; k++)
@@ -482,9 +510,12 @@ void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const flo
     wino_ws w = split_ws(s, ws);
     size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
     ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, zks = (ptrdiff_t)s->OC * s->tb;
-    memset(w.xp, 0, 2 * plane_floats(s) * sizeof *w.xp); /* xp and yp */
-    for (int b0 = 0; b0 < n; b0 += s->ipb) {
+    for (int b0 = 0, lanes = -1; b0 < n; b0 += s->ipb) {
         int nb = n - b0 < s->ipb ? n - b0 : s->ipb, nt = block_cols(s, nb);
+        if (use_lanes(s, nb) != lanes) { /* as in wino_fwd */
+            lanes = use_lanes(s, nb);
+            memset(w.xp, 0, 2 * plane_floats(s) * sizeof *w.xp); /* xp and yp */
+        }
         for (int c = 0; c < s->C; c++)
             in_tf(s, x + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
         for (int oc = 0; oc < s->OC; oc++)

@@ -9,12 +9,13 @@
  * no shuffles, and a block's column j = tile * LANES + lane. The column passes and the
  * products do not care about the order of columns; the output passes transpose back. A
  * block of fewer images leaves the missing lanes zero: their columns cost products but
- * change no sum. Each value goes through the same expressions as in the row passes of
- * winograd_impl.h. */
+ * change no sum. The 1-D transforms are the row passes' own (bt6, at4, a6, b6). */
 
 /* Narrow maps whose blocks hold LANES images (wino_shape_init gives them eight, unless
- * the channel count makes the block too large). */
-static inline int use_lanes(const wino_shape *s) { return s->TW <= 4 && s->ipb == LANES; }
+ * the channel count makes the block too large), for a block of nb of them: a block of four
+ * or fewer (a batch of 1 at inference) would spend most of its products on empty lanes,
+ * and takes the tile-row passes. */
+static inline int use_lanes(const wino_shape *s, int nb) { return s->TW <= 4 && s->ipb == LANES && 2 * nb > LANES; }
 
 /* r[i] = row i of an 8 x 8 block -> r[j] = column j. */
 static inline void tr8(__m256 r[8]) {
@@ -68,24 +69,19 @@ static void in_rows_lanes(const wino_shape *s, const float *xc, size_t xstep, in
                           int n) {
     int cols = 4 * s->TW + 2;
     lane_fill(xc, xstep, nb, s->H, s->W, w->xp, cols, s->PH, s->PW);
-    for (int ty = 0; ty < s->TH; ty++)
-        for (int i = 0; i < 6; i++) {
-            const float *p = w->xp + (size_t)(4 * ty + i) * cols * LANES;
-            float *e = E + i * 6 * n + ty * s->TW * LANES;
-            for (int tx = 0; tx < s->TW; tx++) {
-                const float *q = p + 4 * tx * LANES;
-                __m256 d0 = _mm256_loadu_ps(q), d1 = _mm256_loadu_ps(q + 8), d2 = _mm256_loadu_ps(q + 16),
-                       d3 = _mm256_loadu_ps(q + 24), d4 = _mm256_loadu_ps(q + 32), d5 = _mm256_loadu_ps(q + 40);
-                __m256 o[6] = {
-                    _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(V8(4.0f), d0), _mm256_mul_ps(V8(5.0f), d2)), d4),
-                    _mm256_sub_ps(_mm256_add_ps(d3, d4), _mm256_mul_ps(V8(4.0f), _mm256_add_ps(d1, d2))),
-                    _mm256_add_ps(_mm256_sub_ps(d4, d3), _mm256_mul_ps(V8(4.0f), _mm256_sub_ps(d1, d2))),
-                    _mm256_add_ps(_mm256_sub_ps(d4, d2), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(d3, d1))),
-                    _mm256_sub_ps(_mm256_sub_ps(d4, d2), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(d3, d1))),
-                    _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(V8(4.0f), d1), _mm256_mul_ps(V8(5.0f), d3)), d5)};
-                for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx * LANES, o[k]);
-            }
+    for (int r = 0; r < 4 * s->TH + 2; r++) {
+        float *e[2];
+        int ne = row_dests(s, E, n, r, LANES, e);
+        const float *p = w->xp + (size_t)r * cols * LANES;
+        for (int tx = 0; tx < s->TW; tx++) {
+            const float *q = p + 4 * tx * LANES;
+            __m256 d[6], o[6];
+            for (int k = 0; k < 6; k++) d[k] = _mm256_loadu_ps(q + k * LANES);
+            bt6(d, o);
+            for (int j = 0; j < ne; j++)
+                for (int k = 0; k < 6; k++) _mm256_storeu_ps(e[j] + k * n + tx * LANES, o[k]);
         }
+    }
 }
 
 /* The row pass of one output channel of a block, from D[i][k2] (rows n apart), plus bias,
@@ -99,17 +95,10 @@ static void out_rows_lanes(const wino_shape *s, const float *D, int n, float bia
             const float *m = D + i * 6 * n + ty * s->TW * LANES;
             float *p = w->ap + (size_t)(4 * ty + i) * cols * LANES;
             for (int tx = 0; tx < s->TW; tx++) {
-                const float *q = m + tx * LANES;
-                __m256 m0 = _mm256_loadu_ps(q), m1 = _mm256_loadu_ps(q + n), m2 = _mm256_loadu_ps(q + 2 * n),
-                       m3 = _mm256_loadu_ps(q + 3 * n), m4 = _mm256_loadu_ps(q + 4 * n), m5 = _mm256_loadu_ps(q + 5 * n);
-                __m256 a = _mm256_add_ps(m1, m2), b = _mm256_sub_ps(m1, m2), c = _mm256_add_ps(m3, m4),
-                       d = _mm256_sub_ps(m3, m4);
-                float *o = p + 4 * tx * LANES;
-                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m0, a), c), vb));
-                _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_add_ps(b, _mm256_mul_ps(V8(2.0f), d)), vb));
-                _mm256_storeu_ps(o + 16, _mm256_add_ps(_mm256_add_ps(a, _mm256_mul_ps(V8(4.0f), c)), vb));
-                _mm256_storeu_ps(o + 24,
-                                 _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(b, _mm256_mul_ps(V8(8.0f), d)), m5), vb));
+                __m256 mv[6], o[4];
+                for (int k = 0; k < 6; k++) mv[k] = _mm256_loadu_ps(m + tx * LANES + k * n);
+                at4(mv, vb, o);
+                for (int j = 0; j < 4; j++) _mm256_storeu_ps(p + (4 * tx + j) * LANES, o[j]);
             }
         }
     lane_spill(w->ap, cols, 0, 0, s->OH, s->OW, yc, ystep, nb, 0);
@@ -125,14 +114,9 @@ static void dy_rows_lanes(const wino_shape *s, const float *dyc, size_t ystep, i
             const float *p = w->yp + (size_t)(4 * ty + i) * cols * LANES;
             float *e = E + i * 6 * n + ty * s->TW * LANES;
             for (int tx = 0; tx < s->TW; tx++) {
-                const float *q = p + 4 * tx * LANES;
-                __m256 g0 = _mm256_loadu_ps(q), g1 = _mm256_loadu_ps(q + 8), g2 = _mm256_loadu_ps(q + 16),
-                       g3 = _mm256_loadu_ps(q + 24);
-                __m256 pp = _mm256_add_ps(g0, g2), qq = _mm256_add_ps(g1, g3),
-                       p2 = _mm256_add_ps(g0, _mm256_mul_ps(V8(4.0f), g2)),
-                       q2 = _mm256_add_ps(_mm256_mul_ps(V8(2.0f), g1), _mm256_mul_ps(V8(8.0f), g3));
-                __m256 o[6] = {g0, _mm256_add_ps(pp, qq), _mm256_sub_ps(pp, qq), _mm256_add_ps(p2, q2),
-                               _mm256_sub_ps(p2, q2), g3};
+                __m256 g[4], o[6];
+                for (int k = 0; k < 4; k++) g[k] = _mm256_loadu_ps(p + (4 * tx + k) * LANES);
+                a6(g, o);
                 for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx * LANES, o[k]);
             }
         }
@@ -150,21 +134,12 @@ static void adj_rows_lanes(const wino_shape *s, const float *D, int n, const win
             const float *v = D + i * 6 * n + ty * s->TW * LANES;
             float *p = w->ap + (size_t)(4 * ty + i) * cols * LANES;
             for (int tx = 0; tx < s->TW; tx++) {
-                const float *q = v + tx * LANES;
-                __m256 v0 = _mm256_loadu_ps(q), v1 = _mm256_loadu_ps(q + n), v2 = _mm256_loadu_ps(q + 2 * n),
-                       v3 = _mm256_loadu_ps(q + 3 * n), v4 = _mm256_loadu_ps(q + 4 * n), v5 = _mm256_loadu_ps(q + 5 * n);
-                __m256 s12 = _mm256_add_ps(v1, v2), s34 = _mm256_add_ps(v3, v4);
-                __m256 o[6] = {
-                    _mm256_mul_ps(V8(4.0f), v0),
-                    _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(V8(4.0f), _mm256_sub_ps(v2, v1)),
-                                                _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(v4, v3))),
-                                  _mm256_mul_ps(V8(4.0f), v5)),
-                    _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(V8(-5.0f), v0), _mm256_mul_ps(V8(4.0f), s12)), s34),
-                    _mm256_sub_ps(_mm256_add_ps(_mm256_sub_ps(v1, v2), _mm256_mul_ps(V8(2.0f), _mm256_sub_ps(v3, v4))),
-                                  _mm256_mul_ps(V8(5.0f), v5)),
-                    _mm256_add_ps(_mm256_add_ps(v0, s12), s34), v5};
+                __m256 vv[6], o[6];
+                for (int k = 0; k < 6; k++) vv[k] = _mm256_loadu_ps(v + tx * LANES + k * n);
+                b6(vv, o);
                 float *a = p + 4 * tx * LANES;
-                for (int k = 0; k < 6; k++) _mm256_storeu_ps(a + k * 8, _mm256_add_ps(_mm256_loadu_ps(a + k * 8), o[k]));
+                for (int k = 0; k < 6; k++)
+                    _mm256_storeu_ps(a + k * LANES, _mm256_add_ps(_mm256_loadu_ps(a + k * LANES), o[k]));
             }
         }
     lane_spill(w->ap, cols, s->PH, s->PW, s->H, s->W, dxc, xstep, nb, !store);
