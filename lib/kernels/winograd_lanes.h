@@ -25,7 +25,7 @@ static inline void tr8(__m256 r[8]) {
         u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44), u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
         u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44), u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
     }
-    for (int j = 0; j < 4; j++)
+    WUNROLL for (int j = 0; j < 4; j++)
         r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20), r[j + 4] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
 }
 
@@ -38,11 +38,11 @@ static void lane_fill(const float *src, size_t step, int nb, int h, int w, float
         for (int c = 0; c < w; c += 8) {
             __m256i m = lanes_below(w - c);
             __m256 v[8];
-            for (int b = 0; b < 8; b++)
+            WUNROLL for (int b = 0; b < 8; b++)
                 v[b] = b < nb ? _mm256_maskload_ps(src + b * step + (size_t)r * w + c, m) : _mm256_setzero_ps();
             tr8(v);
             float *d = P + ((size_t)(r + top) * cols + left + c) * LANES;
-            for (int j = 0; j < 8; j++) _mm256_storeu_ps(d + j * LANES, v[j]);
+            WUNROLL for (int j = 0; j < 8; j++) _mm256_storeu_ps(d + j * LANES, v[j]);
         }
 }
 
@@ -54,7 +54,7 @@ static void lane_spill(const float *P, int cols, int top, int left, int h, int w
         for (int c = 0; c < w; c += 8) {
             const float *p = P + ((size_t)(r + top) * cols + left + c) * LANES;
             __m256 v[8];
-            for (int j = 0; j < 8; j++) v[j] = _mm256_loadu_ps(p + j * LANES);
+            WUNROLL for (int j = 0; j < 8; j++) v[j] = _mm256_loadu_ps(p + j * LANES);
             tr8(v);
             for (int b = 0; b < nb; b++) {
                 float *d = dst + b * step + (size_t)r * w + c;
@@ -76,9 +76,9 @@ static void in_rows_lanes(const wino_shape *s, const float *xc, size_t xstep, in
         for (int tx = 0; tx < s->TW; tx++) {
             const float *q = p + 4 * tx * LANES;
             __m256 d[6], o[6];
-            for (int k = 0; k < 6; k++) d[k] = _mm256_loadu_ps(q + k * LANES);
+            WUNROLL for (int k = 0; k < 6; k++) d[k] = _mm256_loadu_ps(q + k * LANES);
             bt6(d, o);
-            for (int j = 0; j < ne; j++)
+            WUNROLL for (int j = 0; j < ne; j++)
                 for (int k = 0; k < 6; k++) _mm256_storeu_ps(e[j] + k * n + tx * LANES, o[k]);
         }
     }
@@ -96,9 +96,9 @@ static void out_rows_lanes(const wino_shape *s, const float *D, int n, float bia
             float *p = w->ap + (size_t)(4 * ty + i) * cols * LANES;
             for (int tx = 0; tx < s->TW; tx++) {
                 __m256 mv[6], o[4];
-                for (int k = 0; k < 6; k++) mv[k] = _mm256_loadu_ps(m + tx * LANES + k * n);
+                WUNROLL for (int k = 0; k < 6; k++) mv[k] = _mm256_loadu_ps(m + tx * LANES + k * n);
                 at4(mv, vb, o);
-                for (int j = 0; j < 4; j++) _mm256_storeu_ps(p + (4 * tx + j) * LANES, o[j]);
+                WUNROLL for (int j = 0; j < 4; j++) _mm256_storeu_ps(p + (4 * tx + j) * LANES, o[j]);
             }
         }
     lane_spill(w->ap, cols, 0, 0, s->OH, s->OW, yc, ystep, nb, 0);
@@ -115,9 +115,9 @@ static void dy_rows_lanes(const wino_shape *s, const float *dyc, size_t ystep, i
             float *e = E + i * 6 * n + ty * s->TW * LANES;
             for (int tx = 0; tx < s->TW; tx++) {
                 __m256 g[4], o[6];
-                for (int k = 0; k < 4; k++) g[k] = _mm256_loadu_ps(p + (4 * tx + k) * LANES);
+                WUNROLL for (int k = 0; k < 4; k++) g[k] = _mm256_loadu_ps(p + (4 * tx + k) * LANES);
                 a6(g, o);
-                for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx * LANES, o[k]);
+                WUNROLL for (int k = 0; k < 6; k++) _mm256_storeu_ps(e + k * n + tx * LANES, o[k]);
             }
         }
 }
@@ -135,10 +135,10 @@ static void adj_rows_lanes(const wino_shape *s, const float *D, int n, const win
             float *p = w->ap + (size_t)(4 * ty + i) * cols * LANES;
             for (int tx = 0; tx < s->TW; tx++) {
                 __m256 vv[6], o[6];
-                for (int k = 0; k < 6; k++) vv[k] = _mm256_loadu_ps(v + tx * LANES + k * n);
+                WUNROLL for (int k = 0; k < 6; k++) vv[k] = _mm256_loadu_ps(v + tx * LANES + k * n);
                 b6(vv, o);
                 float *a = p + 4 * tx * LANES;
-                for (int k = 0; k < 6; k++)
+                WUNROLL for (int k = 0; k < 6; k++)
                     _mm256_storeu_ps(a + k * LANES, _mm256_add_ps(_mm256_loadu_ps(a + k * LANES), o[k]));
             }
         }
