@@ -62,6 +62,13 @@ static const tcase cases[] = {
              "- {type: dense, units: 3}", 2, 4, 3},
     {"add", "- {type: conv, filters: 3, kernel: 1, name: a}\n- {type: conv, filters: 3, kernel: 3, name: b}\n"
             "- {type: add, inputs: [a, b, a]}", 2, 4, 3},
+    /* a maxpool after a conv's fused relu passes no gradient where the relu's output is not
+     * positive, and the conv skips its mask (node.dy_masked): direct, Winograd and im2col
+     * convs, the 2x2 kernel on odd sizes and the general window */
+    {"relu", "- {type: conv, filters: 3, kernel: 3}\n- relu\n- {type: maxpool, kernel: 2}", 2, 7, 5},
+    {"relu", "- {type: conv, filters: 8, kernel: 3, padding: 1}\n- relu\n- {type: maxpool, kernel: 2}", 8, 4, 4},
+    {"relu", "- {type: conv, filters: 4, kernel: 3, stride: 2}\n- relu\n- {type: maxpool, kernel: 2}", 3, 9, 9},
+    {"relu", "- {type: conv, filters: 3, kernel: 3}\n- relu\n- {type: maxpool, kernel: 3, stride: 2}", 2, 7, 7},
     /* a relu whose producer has another consumer is not fused */
     {"relu", "- {type: conv, filters: 2, kernel: 1, name: a}\n- relu\n- {type: add, inputs: [a, relu1]}", 2, 3, 3},
 };
@@ -313,20 +320,22 @@ static void bn_relu_eval(int simd) {
 }
 
 /* The 2x2 max pool kernel against its definition, on every SIMD path: widths around the
- * vector steps (8 and 4 outputs), ties (values on a coarse grid) and NaNs. */
+ * vector steps (8 and 4 outputs), ties (values on a coarse grid) and NaNs, with and without
+ * "none" (tap 4 for a maximum that is not positive, which backward sends nowhere). */
 static void maxpool2_vs_naive(int simd) {
     enum { MAXW = 2 * 21 + 1, ROWS = 5 };
     static float xs[2 * ROWS * MAXW], y[ROWS * 21], dy[ROWS * 21], dx[2 * ROWS * MAXW], ref[2 * ROWS * MAXW];
     static uint8_t a[ROWS * 21];
     int bad = 0;
-    for (int OW = 1; OW <= 21; OW++) {
+    for (int it = 0; it < 2 * 21; it++) {
+        int none = it / 21, OW = it % 21 + 1;
         int W = 2 * OW + (OW & 1); /* odd widths too: the last column is in no window */
         for (int i = 0; i < 2 * ROWS * W; i++) {
             xs[i] = (float)((i * 7 + OW) % 5) - 2.0f; /* many ties */
             if ((i * 13 + OW) % 17 == 0) xs[i] = NAN;
         }
         for (int i = 0; i < ROWS * OW; i++) dy[i] = 0.25f * (float)(i % 9) - 1.0f;
-        maxpool2_fwd(simd, xs, W, y, a, OW, ROWS);
+        maxpool2_fwd(simd, xs, W, y, a, OW, ROWS, none);
         for (int row = 0; row < ROWS; row++)
             for (int ow = 0; ow < OW; ow++) {
                 const float *p0 = xs + 2 * row * W + 2 * ow, *p1 = p0 + W;
@@ -335,11 +344,12 @@ static void maxpool2_vs_naive(int simd) {
                 for (int t = 1; t < 4; t++)
                     if (v[t] > best) best = v[t], k = t;
                 int o = row * OW + ow;
+                if (none && !(best > 0.0f)) k = 4;
                 if (memcmp(&best, y + o, sizeof best) || a[o] != k) bad++;
             }
         /* the same maxima without argmax */
         float y2[ROWS * 21];
-        maxpool2_fwd(simd, xs, W, y2, NULL, OW, ROWS);
+        maxpool2_fwd(simd, xs, W, y2, NULL, OW, ROWS, none);
         if (memcmp(y, y2, (size_t)(ROWS * OW) * sizeof *y)) bad++;
         for (int store = 0; store < 2; store++) {
             for (int i = 0; i < 2 * ROWS * W; i++) dx[i] = ref[i] = store ? NAN : 0.5f * (float)(i % 3);

@@ -275,7 +275,7 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
         node *nd = &g->nodes[i];
         if (nd->alias) continue; /* its consumers wrote straight into its producer's gradient */
         bind_inputs(g, nd, NULL);
-        if (nd->act == ACT_RELU && !nd->own_act) {
+        if (nd->act == ACT_RELU && !nd->own_act && !nd->dy_masked) {
             act_job j = {nd->dy, nd->y};
             exec_for(&ex, (int64_t)n * shape_size(nd->out), 2, relu_mask_range, &j);
         }

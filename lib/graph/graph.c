@@ -248,8 +248,32 @@ static void fold_batchnorms(graph *g) {
     }
 }
 
+/* A maxpool whose input is the fused relu of a conv, and its only consumer, drops the
+ * gradient of windows whose maximum is not positive: the conv's relu would zero it anyway,
+ * and everything else the maxpool passes back is zero too, so the conv skips its mask pass
+ * over dy (a read of dy and y and a write of dy; 2 % of a LeNet step). Same bits. */
+static void premask_relus(graph *g) {
+    for (int m = 1; m < g->nn; m++) {
+        node *M = &g->nodes[m];
+        if (strcmp(M->ops->type, "maxpool") || M->nin != 1 || M->in[0] == 0) continue;
+        node *R = &g->nodes[M->in[0]];
+        if (!R->alias) continue;
+        node *P = &g->nodes[R->alias];
+        if (strcmp(P->ops->type, "conv") || P->act != ACT_RELU) continue;
+        int consumers = 0;
+        for (int j = R->index + 1; j < g->nn; j++)
+            for (int k = 0; k < g->nodes[j].nin; k++) consumers += g->nodes[j].in[k] == R->index;
+        if (consumers != 1) continue;
+        P->dy_masked = 1;
+        M->relu_in = 1;
+    }
+}
+
 void graph_unfuse(graph *g) {
-    for (int i = 1; i < g->nn; i++) g->nodes[i].act = g->nodes[i].alias = g->nodes[i].fold = g->nodes[i].folded_into = 0;
+    for (int i = 1; i < g->nn; i++) {
+        node *n = &g->nodes[i];
+        n->act = n->alias = n->fold = n->folded_into = n->dy_masked = n->relu_in = 0;
+    }
     g->cap = 0;
 }
 
@@ -279,6 +303,7 @@ int graph_plan(graph *g, ynode *layers, const char *file, shape in, cnn_error *e
     for (int k = 1; k < g->nn && !rc; k++) rc = build_node(g, k, layers->n, layers, layers->vals[k - 1], e);
     if (rc) { graph_free(g); return rc; }
     fuse_relus(g);
+    premask_relus(g);
     fold_batchnorms(g);
     /* Lay out parameters and buffers, each tensor 64-byte aligned. */
     int64_t np = 0, nb = 0;

@@ -3,7 +3,7 @@
 #include "cpu.h"
 #include <stddef.h>
 
-static void fwd_portable(const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows) {
+static void fwd_portable(const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows, int none) {
     for (int64_t r = 0; r < rows; r++, x += 2 * W, y += OW, a = a ? a + OW : NULL) {
         const float *r0 = x, *r1 = x + W;
         for (int ow = 0; ow < OW; ow++) {
@@ -19,7 +19,7 @@ static void fwd_portable(const float *x, int W, float *y, uint8_t *a, int OW, in
             m = b3 ? v3 : m;
             k = b3 ? 3 : k;
             y[ow] = m;
-            if (a) a[ow] = (uint8_t)k;
+            if (a) a[ow] = (uint8_t)(none && !(m > 0.0f) ? 4 : k);
         }
     }
 }
@@ -37,12 +37,12 @@ static void bwd_portable(const float *dy, const uint8_t *a, float *dx, int W, in
     }
 }
 
-void maxpool2_fwd(int simd, const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows) {
+void maxpool2_fwd(int simd, const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows, int none) {
 #ifndef CNN_NO_SIMD
-    if (simd >= SIMD_AVX2) { maxpool2_fwd_avx2(x, W, y, a, OW, rows); return; }
+    if (simd >= SIMD_AVX2) { maxpool2_fwd_avx2(x, W, y, a, OW, rows, none); return; }
 #endif
     (void)simd;
-    fwd_portable(x, W, y, a, OW, rows);
+    fwd_portable(x, W, y, a, OW, rows, none);
 }
 
 void maxpool2_bwd(int simd, const float *dy, const uint8_t *a, float *dx, int W, int OW, int64_t rows, int store) {

@@ -9,13 +9,14 @@
 #define CNN_MAXPOOL2_H
 #include <stdint.h>
 
-/* y = the maxima; a = the winning taps unless a is NULL. */
-void maxpool2_fwd(int simd, const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows);
+/* y = the maxima; a = the winning taps unless a is NULL, or with none set 4 (no winner,
+ * so backward sends nothing) for a window whose maximum is not positive. */
+void maxpool2_fwd(int simd, const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows, int none);
 /* dy (rows x OW) sent to the winning taps in dx (row pairs as x above): store != 0 writes
  * all 4 taps (0 for the losers), else adds to all 4 (0 to the losers, so a -0 there
  * becomes +0, on every path alike). Input columns past 2*OW are not touched. */
 void maxpool2_bwd(int simd, const float *dy, const uint8_t *a, float *dx, int W, int OW, int64_t rows, int store);
 
-void maxpool2_fwd_avx2(const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows);
+void maxpool2_fwd_avx2(const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows, int none);
 void maxpool2_bwd_avx2(const float *dy, const uint8_t *a, float *dx, int W, int OW, int64_t rows, int store);
 #endif

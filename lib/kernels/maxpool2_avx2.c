@@ -15,7 +15,7 @@ static inline __m128 evens4(const float *x) { return _mm_shuffle_ps(_mm_loadu_ps
 static inline __m128 odds4(const float *x) { return _mm_shuffle_ps(_mm_loadu_ps(x), _mm_loadu_ps(x + 4), 0xDD); }
 
 /* Four outputs from 8 floats of each row (128-bit shuffles keep them in order). */
-static inline void fwd4(const float *r0, const float *r1, float *y, uint8_t *a) {
+static inline void fwd4(const float *r0, const float *r1, float *y, uint8_t *a, int none) {
     __m128 v0 = evens4(r0), v1 = odds4(r0), v2 = evens4(r1), v3 = odds4(r1);
     __m128 b1 = _mm_cmpgt_ps(v1, v0);
     __m128 m = _mm_blendv_ps(v0, v1, b1);
@@ -28,13 +28,14 @@ static inline void fwd4(const float *r0, const float *r1, float *y, uint8_t *a) 
         __m128 k = _mm_and_ps(b1, _mm_castsi128_ps(_mm_set1_epi32(1)));
         k = _mm_blendv_ps(k, _mm_castsi128_ps(_mm_set1_epi32(2)), b2);
         k = _mm_blendv_ps(k, _mm_castsi128_ps(_mm_set1_epi32(3)), b3);
+        if (none) k = _mm_blendv_ps(k, _mm_castsi128_ps(_mm_set1_epi32(4)), _mm_cmpngt_ps(m, _mm_setzero_ps()));
         __m128i ki = _mm_castps_si128(k);
         int32_t w = _mm_cvtsi128_si32(_mm_packus_epi16(_mm_packs_epi32(ki, ki), ki));
         __builtin_memcpy(a, &w, 4);
     }
 }
 
-static void row_fwd(const float *r0, const float *r1, float *y, uint8_t *a, int OW) {
+static void row_fwd(const float *r0, const float *r1, float *y, uint8_t *a, int OW, int none) {
     int ow = 0;
     for (; ow + 8 <= OW; ow += 8) {
         __m256 v0 = evens8(r0 + 2 * ow), v1 = odds8(r0 + 2 * ow), v2 = evens8(r1 + 2 * ow), v3 = odds8(r1 + 2 * ow);
@@ -50,6 +51,9 @@ static void row_fwd(const float *r0, const float *r1, float *y, uint8_t *a, int 
             __m256 k = _mm256_and_ps(b1, _mm256_castsi256_ps(_mm256_set1_epi32(1)));
             k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(2)), b2);
             k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(3)), b3);
+            if (none)
+                k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(4)),
+                                     _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_NGT_UQ));
             __m256i ki = _mm256_castps_si256(k);
             /* bytes per lane: outputs 0 1 4 5 in the low lane, 2 3 6 7 in the high one */
             __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(ki, ki), _mm256_setzero_si256());
@@ -57,28 +61,29 @@ static void row_fwd(const float *r0, const float *r1, float *y, uint8_t *a, int 
             _mm_storel_epi64((__m128i *)(a + ow), _mm_unpacklo_epi16(lo, hi));
         }
     }
-    for (; ow + 4 <= OW; ow += 4) fwd4(r0 + 2 * ow, r1 + 2 * ow, y + ow, a ? a + ow : NULL);
+    for (; ow + 4 <= OW; ow += 4) fwd4(r0 + 2 * ow, r1 + 2 * ow, y + ow, a ? a + ow : NULL, none);
     if (ow == OW) return;
     /* The last 1-3 outputs: again through the selects (a scalar loop branches on which tap
      * wins and mispredicts; N2's 14- and 7-wide rows spent most of their time there), by
      * redoing the last four when the row has four (same values stored twice), else on a
      * padded copy. Fixed-size copies: a memcpy call per row cost as much as the row. */
     if (OW >= 4) {
-        fwd4(r0 + 2 * (OW - 4), r1 + 2 * (OW - 4), y + OW - 4, a ? a + OW - 4 : NULL);
+        fwd4(r0 + 2 * (OW - 4), r1 + 2 * (OW - 4), y + OW - 4, a ? a + OW - 4 : NULL, none);
         return;
     }
     float t0[8] = {0}, t1[8] = {0}, ty[4];
     uint8_t ta[4];
     for (int i = 0; i < 2 * OW; i++) t0[i] = r0[i], t1[i] = r1[i];
-    fwd4(t0, t1, ty, ta);
+    fwd4(t0, t1, ty, ta, none);
     for (int i = 0; i < OW; i++) {
         y[i] = ty[i];
         if (a) a[i] = ta[i];
     }
 }
 
-void maxpool2_fwd_avx2(const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows) {
-    for (int64_t r = 0; r < rows; r++) row_fwd(x + 2 * W * r, x + 2 * W * r + W, y + OW * r, a ? a + OW * r : NULL, OW);
+void maxpool2_fwd_avx2(const float *x, int W, float *y, uint8_t *a, int OW, int64_t rows, int none) {
+    for (int64_t r = 0; r < rows; r++)
+        row_fwd(x + 2 * W * r, x + 2 * W * r + W, y + OW * r, a ? a + OW * r : NULL, OW, none);
 }
 
 /* Stores (or adds) e0 e1 interleaved: 2n floats from n outputs' even and odd taps. */

@@ -293,7 +293,7 @@ static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
     float *dwp = group_slot(n, j->x, c, j->nchunks, &lo, &hi), *dbp = dwp + n->t[0].count;
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
     /* the executor's mask of a fused relu, done on the group's images as they are about to be read */
-    if (n->act == ACT_RELU) relu_mask(n->dy + lo * ys, n->y + lo * ys, (hi - lo) * (int64_t)ys);
+    if (n->act == ACT_RELU && !n->dy_masked) relu_mask(n->dy + lo * ys, n->y + lo * ys, (hi - lo) * (int64_t)ys);
     float *dx = n->dx[0] ? n->dx[0] + lo * xs : NULL;
     if (dx && n->dx_fresh) memset(dx, 0, (size_t)(hi - lo) * xs * sizeof *dx); /* the group's own, while hot */
     direct_bwd(j->x->simd, s, n->t[0].data, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dwp,

@@ -90,6 +90,10 @@ struct node {
     int alias;              /* > 0: this node is that node's fused relu and shares its buffers */
     int fold;               /* conv: index of the batchnorm folded into it for inference */
     int folded_into;        /* batchnorm: the conv it is folded into for inference */
+    int dy_masked;          /* conv with a fused relu: its one consumer, a maxpool, passes no
+                               gradient where that relu's output is not positive, so its
+                               backward skips the mask pass over dy */
+    int relu_in;            /* maxpool: the input is such a relu's output (see dy_masked) */
     float *fold_w;          /* conv: folded weights then bias (inference); owned by the graph */
     uint64_t fold_version;  /* the parameter version fold_w was computed from */
     /* conv: its weights transformed for inference (Winograd's U, packed for the GEMM), made

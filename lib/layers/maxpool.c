@@ -35,7 +35,8 @@ static void fwd_range(void *arg, int64_t lo, int64_t hi) {
         uint8_t *a = c->train ? (uint8_t *)n->saved + lo * w->OH * w->OW : NULL;
         int64_t per = w->H & 1 ? 1 : hi - lo;
         for (int64_t p = lo; p < hi; p += per, a = a ? a + per * w->OH * w->OW : NULL)
-            maxpool2_fwd(c->simd, n->x[0] + p * w->H * w->W, w->W, n->y + p * w->OH * w->OW, a, w->OW, per * w->OH);
+            maxpool2_fwd(c->simd, n->x[0] + p * w->H * w->W, w->W, n->y + p * w->OH * w->OW, a, w->OW, per * w->OH,
+                         n->relu_in);
         return;
     }
     int32_t *arg_out = c->train ? (int32_t *)n->saved : NULL;
@@ -58,7 +59,7 @@ static void fwd_range(void *arg, int64_t lo, int64_t hi) {
                     }
                 }
                 y[oh * w->OW + ow] = best;
-                if (a) a[oh * w->OW + ow] = bi;
+                if (a) a[oh * w->OW + ow] = n->relu_in && !(best > 0.0f) ? -1 : bi;
             }
     }
 }
@@ -91,7 +92,8 @@ static void bwd_range(void *arg, int64_t lo, int64_t hi) {
         const float *dy = n->dy + p * w->OH * w->OW;
         float *dx = n->dx[0] + p * w->H * w->W;
         if (c->store) memset(dx, 0, (size_t)w->H * (size_t)w->W * sizeof(float));
-        for (int i = 0; i < w->OH * w->OW; i++) dx[a[i]] += dy[i];
+        for (int i = 0; i < w->OH * w->OW; i++)
+            if (a[i] >= 0) dx[a[i]] += dy[i];
     }
 }
 
