@@ -128,6 +128,11 @@ static void run_case(const tcase *tc, int simd) {
     for (int k = 1; k < g.nn; k++) fused += g.nodes[k].alias != 0;
     if (strstr(tc->yaml, "\n- relu") && !strstr(tc->yaml, "name: a}\n- relu"))
         CHECK(fused == 1, "%s: expected the relu to be fused", tc->yaml);
+    /* a 2x2 max pool of a direct-path conv's relu runs inside the conv (node.pool) */
+    int pooled = 0;
+    for (int k = 1; k < g.nn; k++) pooled += g.nodes[k].pool_fused;
+    if (strstr(tc->yaml, "filters: 3, kernel: 3}\n- relu\n- {type: maxpool, kernel: 2}"))
+        CHECK(pooled == 1, "%s: expected the max pool to run inside the conv", tc->yaml);
     /* Give every parameter a non-trivial value (batchnorm starts at 1 and 0). */
     for (int64_t i = 0; i < g.nparams; i++) g.params[i] += 0.1f * (float)((i * 7919) % 13 - 6) / 6.0f;
     graph_set_threads(&g, 2, &e);

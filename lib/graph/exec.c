@@ -111,15 +111,18 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
             }
         if (owner(g, nn - 1, eval) == i) last_use = T;
         if (i == nn - 1) last_use = T; /* the output is read after the pass */
-        b[nb++] = (buf){floats, i, training ? T - 1 - i : last_use, 0, &n->y};
+        /* A max pool run by its conv (node.pool) writes y and saved in the conv's forward and
+         * reads dy and saved in the conv's backward: its buffers live from and until then. */
+        int at = n->pool_fused ? g->nodes[n->in[0]].alias : i;
+        b[nb++] = (buf){floats, at, training ? T - 1 - i : last_use, 0, &n->y};
         if (training) {
             int first_bwd = T - 1 - last_use;
             if (i == nn - 1) first_bwd = nn - 1;
-            b[nb++] = (buf){floats, first_bwd, T - 1 - i, 0, &n->dy};
+            b[nb++] = (buf){floats, first_bwd, T - 1 - at, 0, &n->dy};
             size_t sv;
             if (!size_mul((size_t)n->saved_floats, (size_t)batch, &sv) || !size_add(sv, (size_t)n->saved_fixed, &sv))
                 goto toobig;
-            if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, i, T - 1 - i, 0, &n->saved};
+            if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, at, T - 1 - at, 0, &n->saved};
             else n->saved = NULL;
             if (n->red_floats) b[nb++] = (buf){((size_t)n->red_floats + 15) & ~(size_t)15, T - 1 - i, T - 1 - i, 0, &n->red};
             else n->red = NULL;
@@ -241,7 +244,7 @@ static const float *forward(graph *g, const float *x, int n, int training, uint6
     if (training) g->version++; /* batchnorm running statistics move */
     for (int i = 1; i <= last; i++) {
         node *nd = &g->nodes[i];
-        if (nd->alias) continue;
+        if (nd->alias || nd->pool_fused) continue; /* a fused pool runs in its conv's chunks */
         if (!training && nd->fold && nd->fold_version != g->version) refold(g, nd);
         if (!training && nd->folded_into) { /* the conv did its work; only its relu is left */
             if (nd->act == ACT_RELU) {
@@ -287,6 +290,7 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
             if (nd->bwd_store) { nd->dx_fresh |= 1 << k; continue; } /* it stores, not adds */
             memset(g->nodes[j].dy, 0, (size_t)n * (size_t)shape_size(g->nodes[j].out) * sizeof(float));
         }
+        if (nd->pool_fused) continue; /* run by its conv, which it is the first writer for */
         double t0 = g->tbwd ? now_seconds() : 0;
         nd->ops->bwd(nd, &ex);
         if (g->tbwd) g->tbwd[i] += now_seconds() - t0;

@@ -143,6 +143,7 @@ static int conv_infer(node *n, cnn_error *e) {
     p->dconv = use_direct(&g, p->wino);
     if (p->dconv) { /* and a following relu: fwd applies it, bwd masks dy (direct_*_chunk) */
         n->own_act = 1;
+        n->pool_ok = 1;
         direct_shape s;
         direct_of(&g, &s);
         n->ws_floats = direct_ws_floats(&s);
@@ -283,6 +284,7 @@ static void direct_fwd_chunk(void *arg, int64_t b, int ith) {
     if (first_chunk(j->ready, ith)) direct_fwd_prep(j->x->simd, s, j->wt, ws);
     direct_fwd(j->x->simd, s, j->n->x[0] + (size_t)b * s->C * s->H * s->W, 1, j->bias, j->n->act == ACT_RELU,
                j->n->y + (size_t)b * s->OC * s->OH * s->OW, ws);
+    if (j->n->pool) maxpool_in_conv_fwd(j->n->pool, j->n->y, b, b + 1, j->x->training, j->x->simd); /* while hot */
 }
 
 static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
@@ -292,6 +294,7 @@ static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
     int64_t lo, hi;
     float *dwp = group_slot(n, j->x, c, j->nchunks, &lo, &hi), *dbp = dwp + n->t[0].count;
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
+    if (n->pool) maxpool_in_conv_bwd(n->pool, n->dy, lo, hi, j->x->simd); /* the group's dy, read next */
     /* the executor's mask of a fused relu, done on the group's images as they are about to be read */
     if (n->act == ACT_RELU && !n->dy_masked) relu_mask(n->dy + lo * ys, n->y + lo * ys, (hi - lo) * (int64_t)ys);
     float *dx = n->dx[0] ? n->dx[0] + lo * xs : NULL;

@@ -94,6 +94,10 @@ struct node {
                                gradient where that relu's output is not positive, so its
                                backward skips the mask pass over dy */
     int relu_in;            /* maxpool: the input is such a relu's output (see dy_masked) */
+    int pool_ok;            /* conv (set by infer): a 2x2 max pool of its relu can run per image
+                               in its own chunks (the direct path) */
+    node *pool;             /* conv: that max pool, run inside its forward and backward chunks */
+    int pool_fused;         /* maxpool: run by its producer conv; the executor skips it */
     float *fold_w;          /* conv: folded weights then bias (inference); owned by the graph */
     uint64_t fold_version;  /* the parameter version fold_w was computed from */
     /* conv: its weights transformed for inference (Winograd's U, packed for the GEMM), made
@@ -151,6 +155,13 @@ void exec_for(exec *x, int64_t total, int64_t cost, range_fn fn, void *ctx);
 
 /* The epsilon of a batchnorm node (for folding it into a conv). */
 double batchnorm_eps(const node *n);
+
+/* A max pool run by its producer conv (node.pool): whether it is the 2x2 stride-2 window
+ * that can be; its forward for images [lo, hi) from their conv output x (the winners kept
+ * when train); its backward for images [lo, hi), stored into the conv's dy. */
+int maxpool_fusable(const node *m);
+void maxpool_in_conv_fwd(node *m, const float *x, int64_t lo, int64_t hi, int train, int simd);
+void maxpool_in_conv_bwd(node *m, float *dx, int64_t lo, int64_t hi, int simd);
 
 /* The registry: every layer type, NULL-terminated. */
 extern const layer_ops *const layer_registry[];

@@ -25,18 +25,23 @@ static int maxpool_infer(node *n, cnn_error *e) {
 
 typedef struct ctx { node *n; window w; int train, store, simd; } ctx;
 
-/* One (image, channel) plane per item. With an even height the row pairs of consecutive
- * planes follow each other, and the 2x2 kernel takes a whole range of planes in one call. */
+/* The 2x2 kernel over planes [lo, hi) of x (winners into the saved bytes when train). With
+ * an even height the row pairs of consecutive planes follow each other, and one call takes
+ * the whole range. */
+static void fwd_2x2(const node *n, const window *w, const float *x, int64_t lo, int64_t hi, int train, int simd) {
+    uint8_t *a = train ? (uint8_t *)n->saved + lo * w->OH * w->OW : NULL;
+    int64_t per = w->H & 1 ? 1 : hi - lo;
+    for (int64_t p = lo; p < hi; p += per, a = a ? a + per * w->OH * w->OW : NULL)
+        maxpool2_fwd(simd, x + p * w->H * w->W, w->W, n->y + p * w->OH * w->OW, a, w->OW, per * w->OH, n->relu_in);
+}
+
+/* One (image, channel) plane per item. */
 static void fwd_range(void *arg, int64_t lo, int64_t hi) {
     ctx *c = arg;
     const window *w = &c->w;
     node *n = c->n;
     if (is_2x2(w)) {
-        uint8_t *a = c->train ? (uint8_t *)n->saved + lo * w->OH * w->OW : NULL;
-        int64_t per = w->H & 1 ? 1 : hi - lo;
-        for (int64_t p = lo; p < hi; p += per, a = a ? a + per * w->OH * w->OW : NULL)
-            maxpool2_fwd(c->simd, n->x[0] + p * w->H * w->W, w->W, n->y + p * w->OH * w->OW, a, w->OW, per * w->OH,
-                         n->relu_in);
+        fwd_2x2(n, w, n->x[0], lo, hi, c->train, c->simd);
         return;
     }
     int32_t *arg_out = c->train ? (int32_t *)n->saved : NULL;
@@ -69,22 +74,27 @@ static void maxpool_fwd(node *n, exec *x) {
     exec_for(x, (int64_t)x->n * c.w.C, (int64_t)c.w.H * c.w.W, fwd_range, &c);
 }
 
+/* The 2x2 kernel's backward over planes [lo, hi), into the gradient dx of the whole input. */
+static void bwd_2x2(const node *n, const window *w, float *dx0, int64_t lo, int64_t hi, int store, int simd) {
+    int64_t per = w->H & 1 ? 1 : hi - lo;
+    for (int64_t p = lo; p < hi; p += per) {
+        float *dx = dx0 + p * w->H * w->W;
+        maxpool2_bwd(simd, n->dy + p * w->OH * w->OW, (const uint8_t *)n->saved + p * w->OH * w->OW, dx, w->W, w->OW,
+                     per * w->OH, store);
+        if (!store) continue;
+        /* inputs no window reads: the last column of an odd width, the last row of an odd height */
+        if (w->W & 1)
+            for (int64_t r = 0; r < 2 * per * w->OH; r++) dx[(r + 1) * w->W - 1] = 0.0f;
+        if (w->H & 1) memset(dx + (w->H - 1) * w->W, 0, (size_t)w->W * sizeof(float));
+    }
+}
+
 static void bwd_range(void *arg, int64_t lo, int64_t hi) {
     ctx *c = arg;
     const window *w = &c->w;
     node *n = c->n;
     if (is_2x2(w)) {
-        int64_t per = w->H & 1 ? 1 : hi - lo;
-        for (int64_t p = lo; p < hi; p += per) {
-            float *dx = n->dx[0] + p * w->H * w->W;
-            maxpool2_bwd(c->simd, n->dy + p * w->OH * w->OW, (const uint8_t *)n->saved + p * w->OH * w->OW, dx, w->W,
-                         w->OW, per * w->OH, c->store);
-            if (!c->store) continue;
-            /* inputs no window reads: the last column of an odd width, the last row of an odd height */
-            if (w->W & 1)
-                for (int64_t r = 0; r < 2 * per * w->OH; r++) dx[(r + 1) * w->W - 1] = 0.0f;
-            if (w->H & 1) memset(dx + (w->H - 1) * w->W, 0, (size_t)w->W * sizeof(float));
-        }
+        bwd_2x2(n, w, n->dx[0], lo, hi, c->store, c->simd);
         return;
     }
     for (int64_t p = lo; p < hi; p++) {
@@ -101,6 +111,21 @@ static void maxpool_bwd(node *n, exec *x) {
     if (!n->dx[0]) return;
     ctx c = {n, window_of(n), 1, n->dx_fresh, x->simd};
     exec_for(x, (int64_t)x->n * c.w.C, (int64_t)c.w.H * c.w.W, bwd_range, &c);
+}
+
+int maxpool_fusable(const node *m) {
+    window w = window_of(m);
+    return is_2x2(&w);
+}
+
+void maxpool_in_conv_fwd(node *m, const float *x, int64_t lo, int64_t hi, int train, int simd) {
+    window w = window_of(m);
+    fwd_2x2(m, &w, x, lo * w.C, hi * w.C, train && m->saved, simd);
+}
+
+void maxpool_in_conv_bwd(node *m, float *dx, int64_t lo, int64_t hi, int simd) {
+    window w = window_of(m);
+    bwd_2x2(m, &w, dx, lo * w.C, hi * w.C, 1, simd);
 }
 
 const layer_ops layer_maxpool = {"maxpool", "maximum over each window", maxpool_keys, sizeof(window_p), 1, 1,
