@@ -255,7 +255,7 @@ static void fold_batchnorms(graph *g) {
  * after a direct-path conv also runs inside the conv's chunks (node.pool): each image is
  * pooled right after it is convolved, and each group's dy made right before it is read,
  * with two jobs fewer over the threads per step. */
-static void premask_relus(graph *g) {
+static void fuse_relu_pools(graph *g) {
     for (int m = 1; m < g->nn; m++) {
         node *M = &g->nodes[m];
         if (strcmp(M->ops->type, "maxpool") || M->nin != 1 || M->in[0] == 0) continue;
@@ -308,7 +308,7 @@ int graph_plan(graph *g, ynode *layers, const char *file, shape in, cnn_error *e
     for (int k = 1; k < g->nn && !rc; k++) rc = build_node(g, k, layers->n, layers, layers->vals[k - 1], e);
     if (rc) { graph_free(g); return rc; }
     fuse_relus(g);
-    premask_relus(g);
+    fuse_relu_pools(g);
     fold_batchnorms(g);
     /* Lay out parameters and buffers, each tensor 64-byte aligned. */
     int64_t np = 0, nb = 0;

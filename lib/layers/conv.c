@@ -241,12 +241,12 @@ static void fwd_block(void *arg, int64_t c, int ith) {
 
 static size_t slot_floats(const node *n) { return ((size_t)n->t[0].count + (size_t)n->out.c + 15) & ~(size_t)15; }
 
-/* Group c of the nchunks fixed groups of images of a backward pass: its images [*lo, *hi)
- * and its slot of partial weight gradients (the bias gradients after them), cleared. */
-/* Backward groups of the Winograd and direct paths have fixed costs of their own (below),
- * so they are made at least this large, still from the batch size alone. */
+/* Backward groups of the Winograd and direct paths have fixed costs of their own (see
+ * conv_bwd), so they are made at least this large, still from the batch size alone. */
 enum { WINO_GROUP_TILES = 64, DIRECT_GROUP_POSITIONS = 1600 };
 
+/* Group c of the nchunks fixed groups of images of a backward pass: its images [*lo, *hi)
+ * and its slot of partial weight gradients (the bias gradients after them), cleared. */
 static float *group_slot(node *n, const exec *x, int64_t c, int nchunks, int64_t *lo, int64_t *hi) {
     split_range(x->n, (int)c, nchunks, lo, hi);
     float *dwp = n->red + (size_t)c * slot_floats(n);
