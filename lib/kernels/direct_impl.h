@@ -517,40 +517,13 @@ static void wgrad_reduce(const struct wgrad_kind *k, const direct_shape *s, cons
  * need no reduction across lanes at the end. */
 #if defined(__AVX2__)
 #define WGOC 1
+#include "transpose.h"
 #if defined(__AVX512F__)
-/* r[i] = row i of a 16 x 16 block -> r[j] = column j. */
-INLINE void transpose_vw(vf r[VW]) {
-    vf t[16], u[16];
-    for (int i = 0; i < 16; i += 2)
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    for (int i = 0; i < 16; i += 4) {
-        __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]), c = _mm512_castps_pd(t[i + 2]),
-                e = _mm512_castps_pd(t[i + 3]);
-        u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c)), u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, e)), u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, e));
-    }
-    /* u[4q + j] holds rows 4q..4q+3 at columns j, j + 4, j + 8, j + 12 (one per 128-bit lane). */
-    for (int j = 0; j < 4; j++) {
-        vf v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x44), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xee),
-           v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x44), v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xee);
-        r[j] = _mm512_shuffle_f32x4(v0, v2, 0x88), r[j + 4] = _mm512_shuffle_f32x4(v0, v2, 0xdd);
-        r[j + 8] = _mm512_shuffle_f32x4(v1, v3, 0x88), r[j + 12] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
-    }
-}
+INLINE void transpose_vw(vf r[VW]) { transpose16(r); }
 /* Tap blocks: 28 accumulators with one vector of channels, 12 x 2 with two. */
 enum { WGOC_TB1 = 28, WGOC_TB2 = 12 };
 #else
-INLINE void transpose_vw(vf r[VW]) {
-    vf t[8], u[8];
-    for (int i = 0; i < 8; i += 2)
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44), u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44), u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    for (int j = 0; j < 4; j++)
-        r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20), r[j + 4] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
-}
+INLINE void transpose_vw(vf r[VW]) { transpose8(r); }
 enum { WGOC_TB1 = 12, WGOC_TB2 = 4 };
 #endif
 

@@ -277,6 +277,7 @@ static inline void b6(const __m256 v[6], __m256 o[6]) {
                          _mm256_mul_ps(V8(5.0f), v[5]));
     o[4] = _mm256_add_ps(_mm256_add_ps(v[0], s12), s34), o[5] = v[5];
 }
+#include "transpose.h"
 #include "winograd_lanes.h"
 #else
 static inline int use_lanes(const wino_shape *s, int nb) { return (void)s, (void)nb, 0; }
@@ -326,13 +327,11 @@ static void in_tf(const wino_shape *s, const float *xc, size_t xstep, int nb, co
                   ptrdiff_t ks) {
     int n = stage_stride(s);
 #ifdef __AVX2__
-    if (use_lanes(s, nb)) {
-        in_rows_lanes(s, xc, xstep, nb, w, w->E, n);
-        nb = LANES;
-    } else
+    if (use_lanes(s, nb)) in_rows_lanes(s, xc, xstep, nb, w, w->E, n);
+    else
 #endif
         for (int bi = 0; bi < nb; bi++) in_rows(s, xc + bi * xstep, w, w->E + bi * s->tpi, n);
-    for (int k2 = 0; k2 < 6; k2++) tf_bt(w->E + k2 * n, 6 * n, Vc + k2 * ks, 6 * ks, nb * s->tpi);
+    for (int k2 = 0; k2 < 6; k2++) tf_bt(w->E + k2 * n, 6 * n, Vc + k2 * ks, 6 * ks, block_cols(s, nb));
 }
 
 /* The row pass of one output channel of one image, from D[i][k2] (rows n apart, the

@@ -17,18 +17,6 @@
  * and takes the tile-row passes. */
 static inline int use_lanes(const wino_shape *s, int nb) { return s->TW <= 4 && s->ipb == LANES && 2 * nb > LANES; }
 
-/* r[i] = row i of an 8 x 8 block -> r[j] = column j. */
-static inline void tr8(__m256 r[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44), u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44), u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    WUNROLL for (int j = 0; j < 4; j++)
-        r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20), r[j + 4] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
-}
-
 /* P[row top + r][col left + c] = image `lane`'s (at src + lane * step) pixel (r, c), for
  * r < h, c < w; lanes nb and up zero. Whole groups of 8 columns are written: what lands past
  * a row is zeros, which the padding needs, or the start of the next row, written after it
@@ -40,7 +28,7 @@ static void lane_fill(const float *src, size_t step, int nb, int h, int w, float
             __m256 v[8];
             WUNROLL for (int b = 0; b < 8; b++)
                 v[b] = b < nb ? _mm256_maskload_ps(src + b * step + (size_t)r * w + c, m) : _mm256_setzero_ps();
-            tr8(v);
+            transpose8(v);
             float *d = P + ((size_t)(r + top) * cols + left + c) * LANES;
             WUNROLL for (int j = 0; j < 8; j++) _mm256_storeu_ps(d + j * LANES, v[j]);
         }
@@ -53,12 +41,13 @@ static void lane_spill(const float *P, int cols, int top, int left, int h, int w
     for (int r = 0; r < h; r++)
         for (int c = 0; c < w; c += 8) {
             const float *p = P + ((size_t)(r + top) * cols + left + c) * LANES;
+            __m256i m = lanes_below(w - c);
             __m256 v[8];
             WUNROLL for (int j = 0; j < 8; j++) v[j] = _mm256_loadu_ps(p + j * LANES);
-            tr8(v);
+            transpose8(v);
             for (int b = 0; b < nb; b++) {
                 float *d = dst + b * step + (size_t)r * w + c;
-                if (add) v[b] = _mm256_add_ps(_mm256_maskload_ps(d, lanes_below(w - c)), v[b]);
+                if (add) v[b] = _mm256_add_ps(_mm256_maskload_ps(d, m), v[b]);
                 store_first(d, v[b], w - c);
             }
         }
