@@ -245,6 +245,13 @@ static size_t slot_floats(const node *n) { return ((size_t)n->t[0].count + (size
  * conv_bwd), so they are made at least this large, still from the batch size alone. */
 enum { WINO_GROUP_TILES = 64, DIRECT_GROUP_POSITIONS = 1600 };
 
+/* At most nchunks groups of n images, fewer while a group would hold less than `least`
+ * units of work at `per` units an image. */
+static int groups_of_at_least(int64_t n, int nchunks, int64_t per, int64_t least) {
+    while (nchunks > 1 && n / nchunks * per < least) nchunks--;
+    return nchunks;
+}
+
 /* Group c of the nchunks fixed groups of images of a backward pass: its images [*lo, *hi)
  * and its slot of partial weight gradients (the bias gradients after them), cleared. */
 static float *group_slot(node *n, const exec *x, int64_t c, int nchunks, int64_t *lo, int64_t *hi) {
@@ -466,8 +473,7 @@ static void conv_bwd(node *n, exec *x) {
          * (N3's 8x8 stage, 64 channels: 590 KB for 32 tiles an image block) groups of 8
          * images spent a fifth of their time on that (1.67 ms per 32 images, 1.30 in groups
          * of 16). Groups get WINO_GROUP_TILES tiles or more; still fixed by the batch alone. */
-        while (j.nchunks > 1 && (int64_t)(x->n / j.nchunks) * w.s.tpi < WINO_GROUP_TILES) j.nchunks--;
-        w.nchunks = j.nchunks;
+        w.nchunks = j.nchunks = groups_of_at_least(x->n, j.nchunks, w.s.tpi, WINO_GROUP_TILES);
         pool_chunks(x->pool, j.nchunks, wino_bwd_chunk, &w);
     } else if (p->dconv) {
         djob d = {.n = n, .x = x};
@@ -475,8 +481,7 @@ static void conv_bwd(node *n, exec *x) {
         /* A group also lays out its planes and weights and reduces its lane sums: LeNet's
          * second layer (100 positions an image) took 0.443 ms per 32 images in groups of
          * 8, 0.423 in groups of 16. */
-        while (j.nchunks > 1 && (int64_t)(x->n / j.nchunks) * d.s.OH * d.s.OW < DIRECT_GROUP_POSITIONS) j.nchunks--;
-        d.nchunks = j.nchunks;
+        d.nchunks = j.nchunks = groups_of_at_least(x->n, j.nchunks, (int64_t)d.s.OH * d.s.OW, DIRECT_GROUP_POSITIONS);
         pool_chunks(x->pool, j.nchunks, direct_bwd_chunk, &d);
     } else {
         pool_chunks(x->pool, j.nchunks, bwd_chunk, &j);
