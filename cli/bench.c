@@ -1,7 +1,8 @@
 /* bench.c - `cnn bench`: per-layer forward/backward times with GFLOP/s and the fraction of
  * the FMA peak measured on the spot, then img/s for training, infer64 and infer1 ms, and the
  * peak RSS. Output is tab-separated KEY<TAB>VALUE lines, for scripts, plus a per-layer table
- * for each measurement (train, infer64 and infer1). */
+ * for each measurement (train, infer64 and infer1). --mode kernels times each layer alone
+ * instead, on one thread by default, with its data in cache. */
 #include "cli.h"
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,8 @@ int cmd_bench(int argc, char **argv) {
             if (!parse_int_arg(a, argv[++i], 1, 100, &runs)) return 2;
         } else if (!strcmp(a, "--mode")) {
             mode = argv[++i];
-            if (strcmp(mode, "train") && strcmp(mode, "infer") && strcmp(mode, "all"))
-                return fail(2, "--mode must be train, infer or all, not '%s'", mode);
+            if (strcmp(mode, "train") && strcmp(mode, "infer") && strcmp(mode, "all") && strcmp(mode, "kernels"))
+                return fail(2, "--mode must be train, infer, kernels or all, not '%s'", mode);
         } else if (!strcmp(a, "--seconds")) {
             char *end;
             seconds = strtod(argv[++i], &end);
@@ -90,6 +91,17 @@ int cmd_bench(int argc, char **argv) {
         printf("\n# infer, batch 1, 1 thread (infer1)\n");
         table(m, l, 0, peak);
         printf("infer1_ms\t%.4f\n", 1000.0 / r);
+    }
+    if (!strcmp(mode, "kernels")) {
+        /* single-core unless asked: the figure to hold against the 1-core FMA peak */
+        int used = nth ? nth : 1;
+        if ((rc = cnn_model_set_threads(m, used, &err)) ||
+            (rc = cnn_bench_kernels(m, batch, seconds / 10, l, &err)))
+            goto out;
+        printf("\n# kernels, batch %d, %d thread%s: each layer's forward and backward alone, repeated with its data "
+               "in cache (median call); %%pk = percent of %d x the 1-core FMA peak\n",
+               batch, used, used == 1 ? "" : "s", used);
+        table(m, l, 1, peak * used);
     }
 out:
     free(l);

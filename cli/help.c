@@ -74,7 +74,7 @@ static const struct { const char *cmd, *text; } texts[] = {
      "Writes the first N images (default 10) of the config's test set (--train: training set) to DIR\n"
      "(default ./samples) as NNNNN-CLASS.png; prints DIR and the count.\n"},
     {"bench",
-     "usage: cnn bench CONFIG|CHECKPOINT [--batch N] [--threads N] [--mode train|infer|all]\n"
+     "usage: cnn bench CONFIG|CHECKPOINT [--batch N] [--threads N] [--mode train|infer|kernels|all]\n"
      "                 [--seconds S] [--runs R]\n"
      "\n"
      "Measures the single-core FMA peak now, then on random data in memory: a training step\n"
@@ -82,7 +82,11 @@ static const struct { const char *cmd, *text; } texts[] = {
      "per core), per layer forward and backward milliseconds, GFLOP/s and % of peak; then\n"
      "infer64 (forward, batch 64) and infer1 (batch 1, 1 thread). Each figure is the median of\n"
      "R runs (default 5) of at least S seconds (default 1) after a warm-up. Lines are\n"
-     "KEY<TAB>VALUE (train_img_per_s, infer64_img_per_s, infer1_ms, peak_rss_mb) plus tables.\n"},
+     "KEY<TAB>VALUE (train_img_per_s, infer64_img_per_s, infer1_ms, peak_rss_mb) plus tables.\n"
+     "--mode all (the default) is train and infer. --mode kernels instead times each layer's\n"
+     "forward and backward alone at --batch on --threads (default 1): the step is run up to the\n"
+     "layer, then its call is repeated for S/10 seconds with its data in cache and the median\n"
+     "call is shown, against the peak of the threads used.\n"},
     {"filters",
      "usage: cnn filters [-m MODEL] [--layer NAME] [--out FILE.png]\n"
      "\n"

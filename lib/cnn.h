@@ -166,6 +166,14 @@ typedef struct cnn_bench_layer {
  * entries, may be NULL) the per-layer times of the median run. */
 int cnn_bench(cnn_model *m, int batch, int train, double seconds, int runs, double *img_per_s,
               cnn_bench_layer *layers, cnn_error *err);
+/* Times each layer's forward and backward alone at `batch` images on random data: the
+ * training step is run up to the layer, then the layer's own call is repeated for at
+ * least `seconds` (its first call, which warms the caches, not counted), and layers
+ * (cnn_model_layer_count entries) get the median call. This is the kernels' speed with
+ * their data in cache, where cnn_bench's per-layer times are what they take inside the
+ * step. Layers that run inside another (a max pool fused into its convolution) get 0. The
+ * model's weights and gradients are left as after a step on random data. */
+int cnn_bench_kernels(cnn_model *m, int batch, double seconds, cnn_bench_layer *layers, cnn_error *err);
 /* Single-core FP32 FMA peak of this CPU in GFLOP/s, measured now with the widest vector
  * instructions the run-time dispatch uses; the CPU's name and the SIMD path chosen. */
 double cnn_peak_gflops(void);

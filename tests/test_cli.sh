@@ -109,6 +109,15 @@ grep -q 'weight_decay' out && ok || bad "help config lists keys"
 expect 0 "" "$CNN" help layers
 expect 0 "" "$CNN" summary ok.yaml
 grep -q '^total: ' out && ok || bad "summary prints totals"
+# bench: KEY<TAB>VALUE lines and per-layer tables; bad options are one line and exit 2.
+expect 0 "" "$CNN" bench ok.yaml --mode train --batch 4 --seconds 0.02 --runs 1
+grep -qE '^train_img_per_s	[0-9.]+$' out && grep -qE '^conv1 +conv +[0-9.]+ +[0-9.]+ ' out && ok || bad "bench train: $(head -c 300 out)"
+expect 0 "" "$CNN" bench ok.yaml --mode kernels --batch 3 --seconds 0.01
+grep -q '^# kernels, batch 3, 1 thread:' out && grep -qE '^dense1 +dense +[0-9.]+ +[0-9.]+ +[0-9.]+ ' out && ok ||
+    bad "bench --mode kernels: $(head -c 300 out)"
+expect 2 "--mode must be train, infer, kernels or all" "$CNN" bench ok.yaml --mode bogus
+expect 2 "--batch" "$CNN" bench ok.yaml --batch 0
+expect 2 "nowhere.yaml: No such file or directory" "$CNN" bench nowhere.yaml
 
 # The key reference is generated from the binary; it must be current.
 sh "$OLDPWD/scripts/gen-config-doc.sh" "$CNN" > config.md && cmp -s config.md "$OLDPWD/docs/config.md" && ok ||

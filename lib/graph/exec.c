@@ -265,7 +265,10 @@ static const float *forward(graph *g, const float *x, int n, int training, uint6
     return g->nodes[last].y;
 }
 
-void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t step) {
+/* Backward from the last node down to node stop: nodes after it run in full; stop gets
+ * its inputs bound, its relu mask applied and its input gradients cleared or marked as
+ * stored, but its own backward is left to the caller (stop = 0: every node runs). */
+static void backward_to(graph *g, const float *dout, int n, uint64_t seed, uint64_t step, int stop) {
     exec ex = make_exec(g, n, 1, seed, step);
     memset(g->grads, 0, (size_t)g->nparams * sizeof(float));
     char *zeroed = g->zeroed;
@@ -274,7 +277,7 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
     memcpy(last->dy, dout, (size_t)n * (size_t)shape_size(last->out) * sizeof(float));
     if (g->dinput) memset(g->dinput, 0, (size_t)n * (size_t)shape_size(g->nodes[0].out) * sizeof(float));
     zeroed[g->nn - 1] = 1;
-    for (int i = g->nn - 1; i >= 1; i--) {
+    for (int i = g->nn - 1; i >= 1 && i >= stop; i--) {
         node *nd = &g->nodes[i];
         if (nd->alias) continue; /* its consumers wrote straight into its producer's gradient */
         bind_inputs(g, nd, NULL);
@@ -290,9 +293,45 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
             if (nd->bwd_store) { nd->dx_fresh |= 1 << k; continue; } /* it stores, not adds */
             memset(g->nodes[j].dy, 0, (size_t)n * (size_t)shape_size(g->nodes[j].out) * sizeof(float));
         }
-        if (nd->pool_fused) continue; /* run by its conv, which it is the first writer for */
+        if (nd->pool_fused || i == stop) continue; /* a fused pool is run by its conv */
         double t0 = g->tbwd ? now_seconds() : 0;
         nd->ops->bwd(nd, &ex);
         if (g->tbwd) g->tbwd[i] += now_seconds() - t0;
     }
+}
+
+void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t step) {
+    backward_to(g, dout, n, seed, step, 0);
+}
+
+static int cmp_seconds(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double graph_node_seconds(graph *g, const float *x, const float *dout, int n, int i, int backward, double seconds) {
+    node *nd = &g->nodes[i];
+    if (i < 1 || i >= g->nn || nd->alias || nd->pool_fused) return 0;
+    forward(g, x, n, 1, 1, 0, backward ? g->nn - 1 : i - 1);
+    if (backward) backward_to(g, dout, n, 1, 0, i);
+    else bind_inputs(g, nd, x);
+    exec ex = make_exec(g, n, 1, 1, 0);
+    enum { MAXCALLS = 256 };
+    double t[MAXCALLS], start = now_seconds();
+    int calls = 0;
+    /* the first call warms the caches and is not counted */
+    for (int c = -1; c < MAXCALLS && (c < 3 || now_seconds() - start < seconds); c++) {
+        double t0 = now_seconds();
+        if (backward) nd->ops->bwd(nd, &ex);
+        else {
+            nd->ops->fwd(nd, &ex);
+            if (nd->act == ACT_RELU && !nd->own_act) {
+                act_job j = {nd->y, NULL};
+                exec_for(&ex, (int64_t)n * shape_size(nd->out), 1, relu_range, &j);
+            }
+        }
+        if (c >= 0) t[calls++] = now_seconds() - t0;
+    }
+    qsort(t, (size_t)calls, sizeof *t, cmp_seconds);
+    return t[calls / 2];
 }

@@ -56,6 +56,13 @@ void graph_forward_upto(graph *g, const float *x, int n, int last);
 /* Runs backward from dout (n x classes, the loss gradient) after a training forward;
  * gradients are overwritten (not accumulated across calls). */
 void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t step);
+/* Seconds one call of node i's forward (backward = 0) or backward takes on n images of
+ * x, with dout as the loss gradient, on the state a training step leaves there: the steps
+ * up to it are run once, then the call is repeated (the first call not counted) for at
+ * least `seconds` and 3 calls; returns the median. The node's outputs and gradients are
+ * then garbage for training (repeated backward calls accumulate). 0 for nodes that run
+ * inside another (aliases, fused pools). For the kernel table of benchmarks. */
+double graph_node_seconds(graph *g, const float *x, const float *dout, int n, int i, int backward, double seconds);
 /* Finds a tensor by its full name "layer.tensor"; NULL if none. */
 tensor *graph_tensor(graph *g, const char *full, node **owner);
 static inline shape graph_out_shape(const graph *g) { return g->nodes[g->nn - 1].out; }

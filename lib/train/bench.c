@@ -36,6 +36,20 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Layer k's entry: its name, times and floating-point work (conv and dense layers: the
+ * multiply-adds of the forward pass, twice that backward when the input gradient is made). */
+static void describe(const graph *g, int k, int batch, int train, double fwd_s, double bwd_s, cnn_bench_layer *l) {
+    const node *nd = &g->nodes[k];
+    int gemm = !strcmp(nd->ops->type, "conv") || !strcmp(nd->ops->type, "dense");
+    int has_dx = nd->in[0] != 0;
+    l->name = nd->name;
+    l->type = nd->ops->type;
+    l->fwd_ms = fwd_s * 1e3;
+    l->bwd_ms = bwd_s * 1e3;
+    l->fwd_gflop = gemm ? 2.0 * (double)nd->macs * batch * 1e-9 : 0;
+    l->bwd_gflop = gemm && train ? l->fwd_gflop * (has_dx ? 2 : 1) : 0;
+}
+
 int cnn_bench(cnn_model *m, int batch, int train, double seconds, int runs, double *img_per_s, cnn_bench_layer *layers,
               cnn_error *e) {
     graph *g = &m->g;
@@ -93,18 +107,7 @@ int cnn_bench(cnn_model *m, int batch, int train, double seconds, int runs, doub
         if (rate[i] == med) mi = i;
     if (layers) {
         const double *f = tf + (size_t)(mi + 1) * 2 * (size_t)g->nn, *b = f + g->nn;
-        for (int k = 1; k < g->nn; k++) {
-            node *nd = &g->nodes[k];
-            int gemm = !strcmp(nd->ops->type, "conv") || !strcmp(nd->ops->type, "dense");
-            int has_dx = nd->in[0] != 0;
-            cnn_bench_layer *l = &layers[k - 1];
-            l->name = nd->name;
-            l->type = nd->ops->type;
-            l->fwd_ms = f[k] * 1e3;
-            l->bwd_ms = train ? b[k] * 1e3 : 0;
-            l->fwd_gflop = gemm ? 2.0 * (double)nd->macs * batch * 1e-9 : 0;
-            l->bwd_gflop = gemm && train ? l->fwd_gflop * (has_dx ? 2 : 1) : 0;
-        }
+        for (int k = 1; k < g->nn; k++) describe(g, k, batch, train, f[k], train ? b[k] : 0, &layers[k - 1]);
     }
 done:
     if (train) optim_free(&o);
@@ -113,5 +116,35 @@ done:
     free(y);
     free(tf);
     free(rate);
+    return rc;
+}
+
+int cnn_bench_kernels(cnn_model *m, int batch, double seconds, cnn_bench_layer *layers, cnn_error *e) {
+    graph *g = &m->g;
+    if (batch < 1 || batch > CNN_MAX_BATCH) return cnn_fail(e, CNN_ERR_CONFIG, "batch %d out of range", batch);
+    if (graph_reserve(g, batch, 1, e)) return e->code;
+    int K = m->nclasses;
+    int64_t per = shape_size(g->nodes[0].out);
+    float *x = aligned_alloc64((size_t)batch * (size_t)per * sizeof(float));
+    float *d = malloc((size_t)batch * (size_t)K * sizeof(float));
+    int32_t *y = malloc((size_t)batch * sizeof *y);
+    int rc = 0;
+    if (!x || !d || !y) {
+        rc = cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    rng r = rng_stream(1, RNG_INIT, 99, 0);
+    for (int64_t i = 0; i < (int64_t)batch * per; i++) x[i] = rng_normal(&r);
+    for (int i = 0; i < batch; i++) y[i] = (int32_t)rng_below(&r, (uint32_t)K);
+    loss_softmax_ce(graph_forward(g, x, batch, 1, 1, 0), y, batch, K, 0, d, NULL, NULL);
+    for (int k = 1; k < g->nn; k++) {
+        double f = graph_node_seconds(g, x, d, batch, k, 0, seconds);
+        double b = graph_node_seconds(g, x, d, batch, k, 1, seconds);
+        describe(g, k, batch, 1, f, b, &layers[k - 1]);
+    }
+done:
+    free(x);
+    free(d);
+    free(y);
     return rc;
 }
