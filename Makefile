@@ -25,6 +25,12 @@ ifeq ($(NO_SIMD),1)
 LIB_SRC := $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC))
 CPPFLAGS += -DCNN_NO_SIMD
 endif
+# Objects depend on the flags they were built with, through a stamp rewritten only when
+# they change: `make NO_SIMD=1` then `make` in the same build directory used to keep the
+# portable objects and give a ./cnn that never used its SIMD kernels.
+FLAGS_NOW := $(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+FLAGS := $(BUILD)/flags
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAGS) 2>/dev/null)" = '$(FLAGS_NOW)' ] || echo '$(FLAGS_NOW)' > $(FLAGS); })
 CLI_SRC := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -47,16 +53,16 @@ $(BUILD)/cnn: $(CLI_OBJ) $(BUILD)/libcnn.a
 $(BUILD)/libcnn.a: $(LIB_OBJ)
 	rm -f $@; ar rcs $@ $^
 
-$(BUILD)/%.o: %.c Makefile
+$(BUILD)/%.o: %.c Makefile $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -pthread -c $< -o $@
 
 # SIMD units are the only ones built for a wider instruction set; they are called only
 # after cpuid says the CPU has it.
-$(BUILD)/%_avx2.o: %_avx2.c Makefile
+$(BUILD)/%_avx2.o: %_avx2.c Makefile $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -mavx2 -mfma -pthread -c $< -o $@
-$(BUILD)/%_avx512.o: %_avx512.c Makefile
+$(BUILD)/%_avx512.o: %_avx512.c Makefile $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -pthread -c $< -o $@
 # stb_image is third-party code: built with our limits but without our warning set, and
@@ -65,16 +71,16 @@ $(BUILD)/%_avx512.o: %_avx512.c Makefile
 # shifts 0 by 32 or more once a corrupt stream has ended (finding 18: the value is 0 on
 # any machine, nothing else depends on it), so the shift checks are off for it alone.
 STB_FLAGS := -ftrivial-auto-var-init=zero $(if $(filter 1,$(SANITIZE)),-fno-sanitize=shift)
-$(BUILD)/lib/data/stb_unit.o: lib/data/stb_unit.c
+$(BUILD)/lib/data/stb_unit.o: lib/data/stb_unit.c $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=c11 $(CFLAGS) $(STB_FLAGS) -w -c $< -o $@
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libcnn.a
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libcnn.a $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcnn.a $(LDLIBS)
 
 # Benchmark programs in scripts/*.c link the library like tests do (make build/scripts/NAME).
-$(BUILD)/scripts/%: scripts/%.c $(BUILD)/libcnn.a
+$(BUILD)/scripts/%: scripts/%.c $(BUILD)/libcnn.a $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcnn.a $(LDLIBS)
 
