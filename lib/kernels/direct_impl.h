@@ -671,13 +671,16 @@ static void dx_prep(const dx_plan *pl, const direct_shape *s, const float *w, dw
     if (pl->scatter) {
         /* Output q = ky * group + c * KW + kx, tap o: w[o][c][ky][kx]. */
         int nq = s->KH * pl->group, ds = (int)dr16((size_t)s->OH * s->OW);
+        size_t so = (size_t)s->C * K; /* one output channel's weights */
         for (int q0 = 0; q0 < nq; q0 += R)
-            for (int o = 0; o < s->OC; o++)
-                for (int r = 0; r < R; r++) {
-                    int q = q0 + r, ky = q / pl->group, j = q % pl->group;
-                    d->wp[((size_t)(q0 / R) * s->OC + o) * R + r] =
-                        j < s->C * s->KW ? w[(((size_t)o * s->C + j / s->KW) * s->KH + ky) * s->KW + j % s->KW] : 0.0f;
-                }
+            for (int r = 0; r < R; r++) {
+                /* the divisions once per output, not per output and tap: they were a
+                 * twentieth of LeNet's second layer backward */
+                int q = q0 + r, ky = q / pl->group, j = q % pl->group;
+                const float *src = j < s->C * s->KW ? w + ((size_t)(j / s->KW) * s->KH + ky) * s->KW + j % s->KW : NULL;
+                float *dst = d->wp + (size_t)(q0 / R) * s->OC * R + r;
+                for (int o = 0; o < s->OC; o++) dst[(size_t)o * R] = src ? src[o * so] : 0.0f;
+            }
         memset(d->pd, 0, ((size_t)s->OC * ds + SLACK) * sizeof(float));
         for (int o = 0; o < s->OC; o++) d->offd[o] = o * ds;
         return;
