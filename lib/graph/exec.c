@@ -232,6 +232,15 @@ static void refold(graph *g, node *c) {
 
 static const float *forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step, int last);
 
+/* A node's forward call and the relu it was given but does not apply itself. */
+static void node_fwd(node *nd, exec *ex) {
+    nd->ops->fwd(nd, ex);
+    if (nd->act == ACT_RELU && !nd->own_act) {
+        act_job j = {nd->y, NULL};
+        exec_for(ex, (int64_t)ex->n * shape_size(nd->out), 1, relu_range, &j);
+    }
+}
+
 const float *graph_forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step) {
     return forward(g, x, n, training, seed, step, g->nn - 1);
 }
@@ -255,11 +264,7 @@ static const float *forward(graph *g, const float *x, int n, int training, uint6
         }
         bind_inputs(g, nd, x);
         double t0 = g->tfwd ? now_seconds() : 0;
-        nd->ops->fwd(nd, &ex);
-        if (nd->act == ACT_RELU && !nd->own_act) {
-            act_job j = {nd->y, NULL};
-            exec_for(&ex, (int64_t)n * shape_size(nd->out), 1, relu_range, &j);
-        }
+        node_fwd(nd, &ex);
         if (g->tfwd) g->tfwd[i] += now_seconds() - t0;
     }
     return g->nodes[last].y;
@@ -323,13 +328,7 @@ double graph_node_seconds(graph *g, const float *x, const float *dout, int n, in
     for (int c = -1; c < MAXCALLS && (c < 3 || now_seconds() - start < seconds); c++) {
         double t0 = now_seconds();
         if (backward) nd->ops->bwd(nd, &ex);
-        else {
-            nd->ops->fwd(nd, &ex);
-            if (nd->act == ACT_RELU && !nd->own_act) {
-                act_job j = {nd->y, NULL};
-                exec_for(&ex, (int64_t)n * shape_size(nd->out), 1, relu_range, &j);
-            }
-        }
+        else node_fwd(nd, &ex);
         if (c >= 0) t[calls++] = now_seconds() - t0;
     }
     qsort(t, (size_t)calls, sizeof *t, cmp_seconds);

@@ -50,6 +50,13 @@ static void describe(const graph *g, int k, int batch, int train, double fwd_s, 
     l->bwd_gflop = gemm && train ? l->fwd_gflop * (has_dx ? 2 : 1) : 0;
 }
 
+/* A batch of random images (normal values) and labels below K, the same every call. */
+static void random_batch(float *x, int64_t floats, int32_t *y, int batch, int K) {
+    rng r = rng_stream(1, RNG_INIT, 99, 0);
+    for (int64_t i = 0; i < floats; i++) x[i] = rng_normal(&r);
+    for (int i = 0; i < batch; i++) y[i] = (int32_t)rng_below(&r, (uint32_t)K);
+}
+
 int cnn_bench(cnn_model *m, int batch, int train, double seconds, int runs, double *img_per_s, cnn_bench_layer *layers,
               cnn_error *e) {
     graph *g = &m->g;
@@ -70,9 +77,7 @@ int cnn_bench(cnn_model *m, int batch, int train, double seconds, int runs, doub
         rc = e && e->code ? e->code : cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
         goto done;
     }
-    rng r = rng_stream(1, RNG_INIT, 99, 0);
-    for (int64_t i = 0; i < (int64_t)batch * per; i++) x[i] = rng_normal(&r);
-    for (int i = 0; i < batch; i++) y[i] = (int32_t)rng_below(&r, (uint32_t)K);
+    random_batch(x, (int64_t)batch * per, y, batch, K);
     uint64_t step = 0;
     /* run -1 is the warm-up */
     for (int run = -1; run < runs; run++) {
@@ -133,9 +138,7 @@ int cnn_bench_kernels(cnn_model *m, int batch, double seconds, cnn_bench_layer *
         rc = cnn_fail(e, CNN_ERR_RUNTIME, "out of memory");
         goto done;
     }
-    rng r = rng_stream(1, RNG_INIT, 99, 0);
-    for (int64_t i = 0; i < (int64_t)batch * per; i++) x[i] = rng_normal(&r);
-    for (int i = 0; i < batch; i++) y[i] = (int32_t)rng_below(&r, (uint32_t)K);
+    random_batch(x, (int64_t)batch * per, y, batch, K);
     loss_softmax_ce(graph_forward(g, x, batch, 1, 1, 0), y, batch, K, 0, d, NULL, NULL);
     for (int k = 1; k < g->nn; k++) {
         double f = graph_node_seconds(g, x, d, batch, k, 0, seconds);
