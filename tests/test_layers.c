@@ -69,6 +69,17 @@ static const tcase cases[] = {
     {"relu", "- {type: conv, filters: 8, kernel: 3, padding: 1}\n- relu\n- {type: maxpool, kernel: 2}", 8, 4, 4},
     {"relu", "- {type: conv, filters: 4, kernel: 3, stride: 2}\n- relu\n- {type: maxpool, kernel: 2}", 3, 9, 9},
     {"relu", "- {type: conv, filters: 3, kernel: 3}\n- relu\n- {type: maxpool, kernel: 3, stride: 2}", 2, 7, 7},
+    /* a residual block's second batchnorm writes the add's sum and relu (node.res_add),
+     * either input order, with and without the relu; a batchnorm with another consumer or
+     * a relu of its own does not */
+    {"relu", "- {type: conv, filters: 3, kernel: 1, name: a}\n- {type: conv, filters: 3, kernel: 3, padding: 1}\n"
+             "- batchnorm\n- {type: add, inputs: [a, batchnorm1]}\n- relu\n- {type: dense, units: 3}", 2, 4, 3},
+    {"add", "- {type: conv, filters: 3, kernel: 1, name: a}\n- {type: conv, filters: 3, kernel: 3, padding: 1}\n"
+            "- batchnorm\n- {type: add, inputs: [batchnorm1, a]}\n- {type: dense, units: 3}", 2, 4, 3},
+    {"add", "- {type: conv, filters: 3, kernel: 1, name: a}\n- batchnorm\n- {type: add, inputs: [a, batchnorm1]}\n"
+            "- {type: dense, units: 3}", 2, 4, 3},
+    {"relu", "- {type: conv, filters: 3, kernel: 1, name: a}\n- batchnorm\n- relu\n- {type: add, inputs: [a, relu1]}\n"
+             "- {type: dense, units: 3}", 2, 4, 3},
     /* a relu whose producer has another consumer is not fused */
     {"relu", "- {type: conv, filters: 2, kernel: 1, name: a}\n- relu\n- {type: add, inputs: [a, relu1]}", 2, 3, 3},
 };
@@ -129,8 +140,12 @@ static void run_case(const tcase *tc, int simd) {
     if (strstr(tc->yaml, "\n- relu") && !strstr(tc->yaml, "name: a}\n- relu"))
         CHECK(fused == 1, "%s: expected the relu to be fused", tc->yaml);
     /* a 2x2 max pool of a direct-path conv's relu runs inside the conv (node.pool) */
-    int pooled = 0;
-    for (int k = 1; k < g.nn; k++) pooled += g.nodes[k].pool_fused;
+    int pooled = 0, resf = 0;
+    for (int k = 1; k < g.nn; k++) pooled += g.nodes[k].pool_fused, resf += g.nodes[k].res_fused;
+    /* the add right after a batchnorm that only it reads, and that has no relu of its own */
+    int want_res = strstr(tc->yaml, "- batchnorm\n- {type: add, inputs: [a, batchnorm1]}") ||
+                   strstr(tc->yaml, "- batchnorm\n- {type: add, inputs: [batchnorm1, a]}");
+    CHECK(resf == want_res, "%s: %d adds written by their batchnorm, expected %d", tc->yaml, resf, want_res);
     if (strstr(tc->yaml, "filters: 3, kernel: 3}\n- relu\n- {type: maxpool, kernel: 2}"))
         CHECK(pooled == 1, "%s: expected the max pool to run inside the conv", tc->yaml);
     /* Give every parameter a non-trivial value (batchnorm starts at 1 and 0). */
@@ -150,8 +165,9 @@ static void run_case(const tcase *tc, int simd) {
     loss_now();
     graph_backward(&g, r, N, 7, 3);
     memcpy(gw, g.grads, (size_t)g.nparams * sizeof *gw);
-    /* A fused relu must give the same numbers as the separate layer. */
-    if (fused) {
+    /* A fused relu (or a sum written by a batchnorm) must give the same numbers as the
+     * separate layers. */
+    if (fused || resf) {
         float *dx2 = malloc((size_t)nin * sizeof *dx2), *gw2 = malloc((size_t)g.nparams * sizeof *gw2 + 4);
         float *y1 = malloc((size_t)nout * sizeof *y1);
         memcpy(y1, graph_forward(&g, x, N, 1, 7, 3), (size_t)nout * sizeof *y1);
@@ -320,6 +336,39 @@ static void bn_relu_eval(int simd) {
     graph_reserve(&g, n, 0, &e);
     CHECK(memcmp(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1) == 0, "batchnorm + relu in evaluation (%s)",
           simd_name(simd));
+    graph_free(&g);
+    ytree_free(root);
+}
+
+/* An unfolded batchnorm (after a dense layer) writes its add's sum in evaluation too, the
+ * same bits as unfused; a pass that stops at the batchnorm (feature maps) gets its own
+ * output, not the sum. */
+static void bn_add_eval(int simd) {
+    const char *doc = "layers:\n- {type: dense, units: 6, name: a}\n- {type: dense, units: 6}\n- batchnorm\n"
+                      "- {type: add, inputs: [a, batchnorm1]}\n- relu\n- {type: dense, units: 3}\n";
+    ynode *root;
+    cnn_error e = {0};
+    CHECK(ytree_parse(doc, strlen(doc), "bnadd", &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), "bnadd", (shape){2, 3, 3}, &e) == 0, "%s", e.msg);
+    CHECK(g.nodes[3].res_add == &g.nodes[4] && g.nodes[4].res_fused && !g.nodes[3].folded_into,
+          "the unfolded batchnorm writes the add");
+    graph_init(&g, 6);
+    graph_set_threads(&g, 2, &e);
+    g.simd = simd;
+    int n = 5;
+    float in[5 * 18], y1[5 * 3], b1[5 * 6];
+    for (int i = 0; i < n * 18; i++) in[i] = (float)((i * 29) % 23) / 7.0f - 1.5f;
+    graph_reserve(&g, n, 1, &e);
+    for (int k = 0; k < 3; k++) graph_forward(&g, in, n, 1, 1, (uint64_t)k);
+    graph_reserve(&g, n, 0, &e);
+    memcpy(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1);
+    graph_forward_upto(&g, in, n, 3);
+    memcpy(b1, g.nodes[3].y, sizeof b1);
+    graph_unfuse(&g);
+    graph_reserve(&g, n, 0, &e);
+    CHECK(memcmp(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1) == 0, "batchnorm + add in evaluation (%s)",
+          simd_name(simd));
+    CHECK(memcmp(b1, g.nodes[3].y, sizeof b1) == 0, "a pass up to the batchnorm (%s)", simd_name(simd));
     graph_free(&g);
     ytree_free(root);
 }
@@ -528,6 +577,7 @@ int main(void) {
         dense_batch1(simd);
         maxpool2_vs_naive(simd);
         bn_relu_eval(simd);
+        bn_add_eval(simd);
         maxpool_layer_vs_naive(simd, 1, 1, 2, 2);
         maxpool_layer_vs_naive(simd, 1, 3, 7, 9);
         maxpool_layer_vs_naive(simd, 3, 5, 28, 28);

@@ -112,8 +112,9 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
         if (owner(g, nn - 1, eval) == i) last_use = T;
         if (i == nn - 1) last_use = T; /* the output is read after the pass */
         /* A max pool run by its conv (node.pool) writes y and saved in the conv's forward and
-         * reads dy and saved in the conv's backward: its buffers live from and until then. */
-        int at = n->pool_fused ? g->nodes[n->in[0]].alias : i;
+         * reads dy and saved in the conv's backward: its buffers live from and until then. An
+         * add whose sum its batchnorm writes (res_fused) has y from the node before it. */
+        int at = n->pool_fused ? g->nodes[n->in[0]].alias : n->res_fused ? i - 1 : i;
         b[nb++] = (buf){floats, at, training ? T - 1 - i : last_use, 0, &n->y};
         if (training) {
             int first_bwd = T - 1 - last_use;
@@ -208,7 +209,8 @@ static void relu_mask_range(void *arg, int64_t lo, int64_t hi) {
 
 static exec make_exec(graph *g, int n, int training, uint64_t seed, uint64_t step) {
     exec x = {.n = n, .training = training, .pool = g->pool, .nth = pool_size(g->pool), .simd = g->simd,
-              .ws = g->ws, .ws_stride = g->ws_stride, .seed = seed, .step = step, .version = g->version};
+              .ws = g->ws, .ws_stride = g->ws_stride, .seed = seed, .step = step, .version = g->version,
+              .last = g->nn - 1};
     return x;
 }
 
@@ -232,6 +234,18 @@ static void refold(graph *g, node *c) {
 
 static const float *forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step, int last);
 
+/* Whether node i is an add whose sum the batchnorm before it writes in this pass: that
+ * batchnorm runs (in evaluation it may be folded into its conv instead). */
+static int add_done_before(const graph *g, int i, int training) {
+    return g->nodes[i].res_fused && (training || !g->nodes[i - 1].folded_into);
+}
+
+/* Binds node nd's inputs for its forward call, and those of the add it writes for. */
+static void bind_fwd(graph *g, node *nd, const float *x) {
+    bind_inputs(g, nd, x);
+    if (nd->res_add) bind_inputs(g, nd->res_add, x);
+}
+
 /* A node's forward call and the relu it was given but does not apply itself. */
 static void node_fwd(node *nd, exec *ex) {
     nd->ops->fwd(nd, ex);
@@ -249,11 +263,13 @@ void graph_forward_upto(graph *g, const float *x, int n, int last) { forward(g, 
 
 static const float *forward(graph *g, const float *x, int n, int training, uint64_t seed, uint64_t step, int last) {
     exec ex = make_exec(g, n, training, seed, step);
+    ex.last = last;
     g->input = x;
     if (training) g->version++; /* batchnorm running statistics move */
     for (int i = 1; i <= last; i++) {
         node *nd = &g->nodes[i];
         if (nd->alias || nd->pool_fused) continue; /* a fused pool runs in its conv's chunks */
+        if (add_done_before(g, i, training)) continue;
         if (!training && nd->fold && nd->fold_version != g->version) refold(g, nd);
         if (!training && nd->folded_into) { /* the conv did its work; only its relu is left */
             if (nd->act == ACT_RELU) {
@@ -262,7 +278,7 @@ static const float *forward(graph *g, const float *x, int n, int training, uint6
             }
             continue;
         }
-        bind_inputs(g, nd, x);
+        bind_fwd(g, nd, x);
         double t0 = g->tfwd ? now_seconds() : 0;
         node_fwd(nd, &ex);
         if (g->tfwd) g->tfwd[i] += now_seconds() - t0;
@@ -316,10 +332,10 @@ static int cmp_seconds(const void *a, const void *b) {
 
 double graph_node_seconds(graph *g, const float *x, const float *dout, int n, int i, int backward, double seconds) {
     node *nd = &g->nodes[i];
-    if (i < 1 || i >= g->nn || nd->alias || nd->pool_fused) return 0;
+    if (i < 1 || i >= g->nn || nd->alias || nd->pool_fused || (!backward && add_done_before(g, i, 1))) return 0;
     forward(g, x, n, 1, 1, 0, backward ? g->nn - 1 : i - 1);
     if (backward) backward_to(g, dout, n, 1, 0, i);
-    else bind_inputs(g, nd, x);
+    else bind_fwd(g, nd, x);
     exec ex = make_exec(g, n, 1, 1, 0);
     enum { MAXCALLS = 256 };
     double t[MAXCALLS], start = now_seconds();

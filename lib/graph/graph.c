@@ -273,11 +273,29 @@ static void fuse_relu_pools(graph *g) {
     }
 }
 
+/* A batchnorm right before a two-input add that is its only consumer (a residual block's
+ * second batchnorm) writes the add's sum, and its relu, in its normalising pass: the
+ * batchnorm's own output is never written nor read back. Same bits: the sum of two floats
+ * does not depend on their order. */
+static void fuse_bn_adds(graph *g) {
+    for (int a = 2; a < g->nn; a++) {
+        node *A = &g->nodes[a], *B = &g->nodes[a - 1];
+        if (strcmp(A->ops->type, "add") || A->nin != 2 || A->in[0] == A->in[1]) continue;
+        if (strcmp(B->ops->type, "batchnorm") || B->act || (A->in[0] != a - 1 && A->in[1] != a - 1)) continue;
+        int consumers = 0;
+        for (int j = a; j < g->nn; j++)
+            for (int k = 0; k < g->nodes[j].nin; k++) consumers += g->nodes[j].in[k] == a - 1;
+        if (consumers != 1) continue;
+        B->res_add = A;
+        A->res_fused = 1;
+    }
+}
+
 void graph_unfuse(graph *g) {
     for (int i = 1; i < g->nn; i++) {
         node *n = &g->nodes[i];
-        n->act = n->alias = n->fold = n->folded_into = n->dy_masked = n->relu_in = n->pool_fused = 0;
-        n->pool = NULL;
+        n->act = n->alias = n->fold = n->folded_into = n->dy_masked = n->relu_in = n->pool_fused = n->res_fused = 0;
+        n->pool = n->res_add = NULL;
     }
     g->cap = 0;
 }
@@ -310,6 +328,7 @@ int graph_plan(graph *g, ynode *layers, const char *file, shape in, cnn_error *e
     fuse_relus(g);
     fuse_relu_pools(g);
     fold_batchnorms(g);
+    fuse_bn_adds(g);
     /* Lay out parameters and buffers, each tensor 64-byte aligned. */
     int64_t np = 0, nb = 0;
     for (int k = 1; k < g->nn; k++)

@@ -61,7 +61,8 @@ void graph_backward(graph *g, const float *dout, int n, uint64_t seed, uint64_t 
  * up to it are run once, then the call is repeated (the first call not counted) for at
  * least `seconds` and 3 calls; returns the median. The node's outputs and gradients are
  * then garbage for training (repeated backward calls accumulate). 0 for nodes that run
- * inside another (aliases, fused pools). For the kernel table of benchmarks. */
+ * inside another (aliases, fused pools, the forward of an add its batchnorm writes). For
+ * the kernel table of benchmarks. */
 double graph_node_seconds(graph *g, const float *x, const float *dout, int n, int i, int backward, double seconds);
 /* Finds a tensor by its full name "layer.tensor"; NULL if none. */
 tensor *graph_tensor(graph *g, const char *full, node **owner);

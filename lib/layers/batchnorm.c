@@ -46,7 +46,11 @@ static int bn_infer(node *n, cnn_error *e) {
     return 0;
 }
 
-typedef struct ctx { node *n; int N, C, HW, train, relu, store; } ctx;
+typedef struct ctx {
+    node *n;
+    int N, C, HW, train, relu, store;
+    const node *res; /* the add whose sum the normalising pass writes, or NULL */
+} ctx;
 
 static float *part(const ctx *c, int64_t b, int64_t ch) {
     return c->n->saved + NFIX * (int64_t)c->C + 2 * (b * c->C + ch);
@@ -82,6 +86,19 @@ static void norm_range(void *arg, int64_t lo, int64_t hi) {
             }
             const float *restrict x = n->x[0] + plane(c, b, ch);
             float *restrict y = n->y + plane(c, b, ch);
+            if (c->res) { /* the add after it: its sum and relu, the same roundings as there */
+                const node *A = c->res;
+                const float *restrict o = A->x[A->in[0] == n->index] + plane(c, b, ch);
+                float *restrict s = A->y + plane(c, b, ch);
+                if (A->act == ACT_RELU)
+                    for (int i = 0; i < c->HW; i++) {
+                        float t = (x[i] * a + b0) + o[i];
+                        s[i] = t < 0.0f ? 0.0f : t;
+                    }
+                else
+                    for (int i = 0; i < c->HW; i++) s[i] = (x[i] * a + b0) + o[i];
+                continue;
+            }
             /* the same two roundings as normalising, then a separate relu (tests compare) */
             if (c->relu)
                 for (int i = 0; i < c->HW; i++) {
@@ -125,7 +142,8 @@ static void join_range(void *arg, int64_t lo, int64_t hi) {
 }
 
 static void bn_fwd(node *n, exec *x) {
-    ctx c = {n, x->n, n->out.c, n->out.h * n->out.w, x->training, n->act == ACT_RELU, 0};
+    ctx c = {n, x->n, n->out.c, n->out.h * n->out.w, x->training, n->act == ACT_RELU, 0,
+             n->res_add && n->res_add->index <= x->last ? n->res_add : NULL};
     int64_t cost = (int64_t)c.C * c.HW;
     if (c.train) {
         exec_for(x, c.N, cost, stat_range, &c);
@@ -199,7 +217,7 @@ static void bjoin_range(void *arg, int64_t lo, int64_t hi) {
 }
 
 static void bn_bwd(node *n, exec *x) {
-    ctx c = {n, x->n, n->out.c, n->out.h * n->out.w, 1, n->act == ACT_RELU, n->dx_fresh};
+    ctx c = {n, x->n, n->out.c, n->out.h * n->out.w, 1, n->act == ACT_RELU, n->dx_fresh, NULL};
     int64_t cost = (int64_t)c.C * c.HW;
     exec_for(x, c.N, 2 * cost, bsum_range, &c);
     exec_for(x, c.C, 4 * (int64_t)c.N, bjoin_range, &c);

@@ -98,6 +98,10 @@ struct node {
                                in its own chunks (the direct path) */
     node *pool;             /* conv: that max pool, run inside its forward and backward chunks */
     int pool_fused;         /* maxpool: run by its producer conv; the executor skips it */
+    node *res_add;          /* batchnorm without a relu, right before a two-input add that is
+                               its only consumer: it writes the add's sum (and relu) in its
+                               own pass, when the pass runs the add too (exec.last) */
+    int res_fused;          /* add: its forward is done by the batchnorm before it (res_add) */
     float *fold_w;          /* conv: folded weights then bias (inference); owned by the graph */
     uint64_t fold_version;  /* the parameter version fold_w was computed from */
     /* conv: its weights transformed for inference (Winograd's U, packed for the GEMM), made
@@ -127,6 +131,7 @@ struct exec {
     size_t ws_stride;
     uint64_t seed, step;    /* for per-sample random streams (dropout) */
     uint64_t version;       /* the graph's parameter version: caches made from parameters compare it */
+    int last;               /* forward: the last node this pass runs */
 };
 
 static inline float *exec_ws(const exec *x, int ith) { return x->ws + (size_t)ith * x->ws_stride; }
