@@ -93,7 +93,7 @@ void wino_pack_ut(int simd, const wino_shape *s, const float *U, float *Ut) {
 /* G g: the weight transform (3 -> 6). */
 static void tf_g(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
     const float s6 = 1.0f / 6, s12 = 1.0f / 12, s24 = 1.0f / 24;
-#pragma GCC ivdep
+WINO_IVDEP
     for (int t = 0; t < n; t++) {
         float g0 = in[t], g1 = in[is + t], g2 = in[2 * is + t];
         out[t] = 0.25f * g0;
@@ -108,7 +108,7 @@ static void tf_g(const float *restrict in, ptrdiff_t is, float *restrict out, pt
 /* G^T u: the adjoint of the weight transform (6 -> 3). */
 static void tf_gt(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
     const float s6 = 1.0f / 6, s12 = 1.0f / 12, s24 = 1.0f / 24;
-#pragma GCC ivdep
+WINO_IVDEP
     for (int t = 0; t < n; t++) {
         float u0 = in[t], u1 = in[is + t], u2 = in[2 * is + t], u3 = in[3 * is + t], u4 = in[4 * is + t],
               u5 = in[5 * is + t];

@@ -80,11 +80,17 @@ static wino_ws split_ws(const wino_shape *s, float *ws) {
 
 /* The 1-D transforms, each over n columns: input row j is in + j*is, output row k is
  * out + k*os. ivdep: rows never overlap, and without it gcc gives up on these loops
- * (checking 12 rows pairwise for overlap exceeds its limit of alias checks). */
+ * (checking 12 rows pairwise for overlap exceeds its limit of alias checks). Only gcc
+ * knows the pragma (clang, which builds the fuzzers, warned about it). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define WINO_IVDEP _Pragma("GCC ivdep")
+#else
+#define WINO_IVDEP
+#endif
 
 /* B^T d: the input transform. */
 static void tf_bt(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
-#pragma GCC ivdep
+WINO_IVDEP
     for (int t = 0; t < n; t++) {
         float d0 = in[t], d1 = in[is + t], d2 = in[2 * is + t], d3 = in[3 * is + t], d4 = in[4 * is + t],
               d5 = in[5 * is + t];
@@ -99,7 +105,7 @@ static void tf_bt(const float *restrict in, ptrdiff_t is, float *restrict out, p
 
 /* B v: the adjoint of the input transform (6 -> 6). */
 static void tf_b(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
-#pragma GCC ivdep
+WINO_IVDEP
     for (int t = 0; t < n; t++) {
         float v0 = in[t], v1 = in[is + t], v2 = in[2 * is + t], v3 = in[3 * is + t], v4 = in[4 * is + t],
               v5 = in[5 * is + t];
@@ -114,7 +120,7 @@ static void tf_b(const float *restrict in, ptrdiff_t is, float *restrict out, pt
 
 /* A^T m: the output transform (6 -> 4). */
 static void tf_at(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
-#pragma GCC ivdep
+WINO_IVDEP
     for (int t = 0; t < n; t++) {
         float m0 = in[t], m1 = in[is + t], m2 = in[2 * is + t], m3 = in[3 * is + t], m4 = in[4 * is + t],
               m5 = in[5 * is + t];
@@ -128,7 +134,7 @@ static void tf_at(const float *restrict in, ptrdiff_t is, float *restrict out, p
 
 /* A g: the adjoint of the output transform (4 -> 6), applied to dy. */
 static void tf_a(const float *restrict in, ptrdiff_t is, float *restrict out, ptrdiff_t os, int n) {
-#pragma GCC ivdep
+WINO_IVDEP
     for (int t = 0; t < n; t++) {
         float g0 = in[t], g1 = in[is + t], g2 = in[2 * is + t], g3 = in[3 * is + t];
         float p = g0 + g2, q = g1 + g3, p2 = g0 + 4.0f * g2, q2 = 2.0f * g1 + 8.0f * g3;
