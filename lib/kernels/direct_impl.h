@@ -491,15 +491,22 @@ static void wgrad_images(const struct wgrad_kind *k, const direct_shape *s, cons
     int R = k->R, TB = k->TB, T = s->C * s->KH * s->KW, L = s->OH * s->OW;
     int ntb = (T + TB - 1) / TB;
     size_t ps = (size_t)s->C * s->KW * d->px_stride;
+    /* A last block of fewer channels runs a kernel of that many rows and the same taps, when
+     * there is one, instead of computing padding rows (N2's conv1: 32 channels in blocks of
+     * 3 computed 33). Its sums land where the padded block's would. */
+    const struct wgrad_kind *kt = k;
+    for (int j = 0; j < NWGRAD && s->OC % R; j++)
+        if (wgrad_kinds[j].R == s->OC % R && wgrad_kinds[j].TB == TB) kt = &wgrad_kinds[j];
     for (int o0 = 0; o0 < s->OC; o0 += R) {
+        const struct wgrad_kind *kb = o0 + R > s->OC ? kt : k;
         const float *rows[NBMAX * RMAX];
         for (int i = 0; i < ni; i++)
             for (int r = 0; r < R; r++)
                 rows[i * RMAX + r] = o0 + r < s->OC ? dy + ((size_t)i * s->OC + o0 + r) * L : d->zrow;
         float *dwv = d->dwv + (size_t)(o0 / R) * ntb * R * TB * VW;
         for (int tb = 0; tb < ntb; tb++)
-            (bias && tb == 0 ? k->fnb : k->fn)(rows, ni, d->px, ps, d->offx + tb * TB, L,
-                                               dwv + (size_t)tb * R * TB * VW, d->dbv + (size_t)o0 * VW);
+            (bias && tb == 0 ? kb->fnb : kb->fn)(rows, ni, d->px, ps, d->offx + tb * TB, L,
+                                                 dwv + (size_t)tb * R * TB * VW, d->dbv + (size_t)o0 * VW);
     }
 }
 
