@@ -210,6 +210,14 @@ static int build_node(graph *g, int k, int total, ynode *items, ynode *item, cnn
     return 0;
 }
 
+/* How many inputs of later nodes read node i (an input listed twice counts twice). */
+static int consumers(const graph *g, int i) {
+    int c = 0;
+    for (int j = i + 1; j < g->nn; j++)
+        for (int k = 0; k < g->nodes[j].nin; k++) c += g->nodes[j].in[k] == i;
+    return c;
+}
+
 /* A relu whose only input is a conv, dense, batchnorm or add with no other consumer is
  * fused into it: the producer applies it in place and the relu node shares its buffers.
  * That saves one activation and one gradient buffer and a pass over each per relu. */
@@ -221,10 +229,7 @@ static void fuse_relus(graph *g) {
         const char *t = P->ops->type;
         if (P->act || P->alias || (strcmp(t, "conv") && strcmp(t, "dense") && strcmp(t, "batchnorm") && strcmp(t, "add")))
             continue;
-        int consumers = 0;
-        for (int j = P->index + 1; j < g->nn; j++)
-            for (int k = 0; k < g->nodes[j].nin; k++) consumers += g->nodes[j].in[k] == P->index;
-        if (consumers != 1) continue;
+        if (consumers(g, P->index) != 1) continue;
         P->act = ACT_RELU;
         R->alias = P->index;
     }
@@ -239,10 +244,7 @@ static void fold_batchnorms(graph *g) {
         if (strcmp(B->ops->type, "batchnorm") || B->in[0] == 0) continue;
         node *C = &g->nodes[B->in[0]];
         if (strcmp(C->ops->type, "conv") || C->act || C->fold) continue;
-        int consumers = 0;
-        for (int j = C->index + 1; j < g->nn; j++)
-            for (int k = 0; k < g->nodes[j].nin; k++) consumers += g->nodes[j].in[k] == C->index;
-        if (consumers != 1) continue;
+        if (consumers(g, C->index) != 1) continue;
         C->fold = b;
         B->folded_into = C->index;
     }
@@ -263,10 +265,7 @@ static void fuse_relu_pools(graph *g) {
         if (!R->alias) continue;
         node *P = &g->nodes[R->alias];
         if (strcmp(P->ops->type, "conv") || P->act != ACT_RELU) continue;
-        int consumers = 0;
-        for (int j = R->index + 1; j < g->nn; j++)
-            for (int k = 0; k < g->nodes[j].nin; k++) consumers += g->nodes[j].in[k] == R->index;
-        if (consumers != 1) continue;
+        if (consumers(g, R->index) != 1) continue;
         P->dy_masked = 1;
         M->relu_in = 1;
         if (P->pool_ok && maxpool_fusable(M)) P->pool = M, M->pool_fused = 1;
@@ -282,10 +281,7 @@ static void fuse_bn_adds(graph *g) {
         node *A = &g->nodes[a], *B = &g->nodes[a - 1];
         if (strcmp(A->ops->type, "add") || A->nin != 2 || A->in[0] == A->in[1]) continue;
         if (strcmp(B->ops->type, "batchnorm") || B->act || (A->in[0] != a - 1 && A->in[1] != a - 1)) continue;
-        int consumers = 0;
-        for (int j = a; j < g->nn; j++)
-            for (int k = 0; k < g->nodes[j].nin; k++) consumers += g->nodes[j].in[k] == a - 1;
-        if (consumers != 1) continue;
+        if (consumers(g, a - 1) != 1) continue;
         B->res_add = A;
         A->res_fused = 1;
     }
