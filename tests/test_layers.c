@@ -313,28 +313,36 @@ static void fold_vs_plain(int simd) {
     ytree_free(root);
 }
 
-/* A batchnorm that is not folded (after a dense layer) applies its fused relu itself in
- * evaluation too: the same bits as with the relu as a separate layer. */
-static void bn_relu_eval(int simd) {
-    const char *doc = "layers:\n- {type: dense, units: 6}\n- batchnorm\n- relu\n- {type: dense, units: 3}\n";
-    ynode *root;
+/* Builds doc for 2x3x3 inputs into g, fills in (EVAL_N images), gives the batchnorms running
+ * statistics with three training passes over them and leaves g planned for evaluation. */
+enum { EVAL_N = 5 };
+static ynode *eval_graph(const char *doc, const char *name, int simd, float in[EVAL_N * 18]) {
+    ynode *root = NULL;
     cnn_error e = {0};
-    CHECK(ytree_parse(doc, strlen(doc), "bnrelu", &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), "bnrelu", (shape){2, 3, 3}, &e) == 0, "%s", e.msg);
-    CHECK(g.nodes[2].act == ACT_RELU && !g.nodes[2].folded_into, "the relu is fused into an unfolded batchnorm");
+    CHECK(ytree_parse(doc, strlen(doc), name, &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), name, (shape){2, 3, 3}, &e) == 0, "%s", e.msg);
     graph_init(&g, 6);
     graph_set_threads(&g, 2, &e);
     g.simd = simd;
-    int n = 5;
-    float in[5 * 18], y1[5 * 3];
-    for (int i = 0; i < n * 18; i++) in[i] = (float)((i * 29) % 23) / 7.0f - 1.5f;
-    graph_reserve(&g, n, 1, &e);
-    for (int k = 0; k < 3; k++) graph_forward(&g, in, n, 1, 1, (uint64_t)k);
-    graph_reserve(&g, n, 0, &e);
-    memcpy(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1);
+    for (int i = 0; i < EVAL_N * 18; i++) in[i] = (float)((i * 29) % 23) / 7.0f - 1.5f;
+    graph_reserve(&g, EVAL_N, 1, &e);
+    for (int k = 0; k < 3; k++) graph_forward(&g, in, EVAL_N, 1, 1, (uint64_t)k);
+    graph_reserve(&g, EVAL_N, 0, &e);
+    return root;
+}
+
+/* A batchnorm that is not folded (after a dense layer) applies its fused relu itself in
+ * evaluation too: the same bits as with the relu as a separate layer. */
+static void bn_relu_eval(int simd) {
+    float in[EVAL_N * 18], y1[EVAL_N * 3];
+    ynode *root = eval_graph("layers:\n- {type: dense, units: 6}\n- batchnorm\n- relu\n- {type: dense, units: 3}\n",
+                             "bnrelu", simd, in);
+    CHECK(g.nodes[2].act == ACT_RELU && !g.nodes[2].folded_into, "the relu is fused into an unfolded batchnorm");
+    memcpy(y1, graph_forward(&g, in, EVAL_N, 0, 0, 0), sizeof y1);
     graph_unfuse(&g);
-    graph_reserve(&g, n, 0, &e);
-    CHECK(memcmp(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1) == 0, "batchnorm + relu in evaluation (%s)",
+    cnn_error e = {0};
+    graph_reserve(&g, EVAL_N, 0, &e);
+    CHECK(memcmp(y1, graph_forward(&g, in, EVAL_N, 0, 0, 0), sizeof y1) == 0, "batchnorm + relu in evaluation (%s)",
           simd_name(simd));
     graph_free(&g);
     ytree_free(root);
@@ -344,29 +352,19 @@ static void bn_relu_eval(int simd) {
  * same bits as unfused; a pass that stops at the batchnorm (feature maps) gets its own
  * output, not the sum. */
 static void bn_add_eval(int simd) {
-    const char *doc = "layers:\n- {type: dense, units: 6, name: a}\n- {type: dense, units: 6}\n- batchnorm\n"
-                      "- {type: add, inputs: [a, batchnorm1]}\n- relu\n- {type: dense, units: 3}\n";
-    ynode *root;
-    cnn_error e = {0};
-    CHECK(ytree_parse(doc, strlen(doc), "bnadd", &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), "bnadd", (shape){2, 3, 3}, &e) == 0, "%s", e.msg);
+    float in[EVAL_N * 18], y1[EVAL_N * 3], b1[EVAL_N * 6];
+    ynode *root = eval_graph("layers:\n- {type: dense, units: 6, name: a}\n- {type: dense, units: 6}\n- batchnorm\n"
+                             "- {type: add, inputs: [a, batchnorm1]}\n- relu\n- {type: dense, units: 3}\n",
+                             "bnadd", simd, in);
     CHECK(g.nodes[3].res_add == &g.nodes[4] && g.nodes[4].res_fused && !g.nodes[3].folded_into,
           "the unfolded batchnorm writes the add");
-    graph_init(&g, 6);
-    graph_set_threads(&g, 2, &e);
-    g.simd = simd;
-    int n = 5;
-    float in[5 * 18], y1[5 * 3], b1[5 * 6];
-    for (int i = 0; i < n * 18; i++) in[i] = (float)((i * 29) % 23) / 7.0f - 1.5f;
-    graph_reserve(&g, n, 1, &e);
-    for (int k = 0; k < 3; k++) graph_forward(&g, in, n, 1, 1, (uint64_t)k);
-    graph_reserve(&g, n, 0, &e);
-    memcpy(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1);
-    graph_forward_upto(&g, in, n, 3);
+    memcpy(y1, graph_forward(&g, in, EVAL_N, 0, 0, 0), sizeof y1);
+    graph_forward_upto(&g, in, EVAL_N, 3);
     memcpy(b1, g.nodes[3].y, sizeof b1);
     graph_unfuse(&g);
-    graph_reserve(&g, n, 0, &e);
-    CHECK(memcmp(y1, graph_forward(&g, in, n, 0, 0, 0), sizeof y1) == 0, "batchnorm + add in evaluation (%s)",
+    cnn_error e = {0};
+    graph_reserve(&g, EVAL_N, 0, &e);
+    CHECK(memcmp(y1, graph_forward(&g, in, EVAL_N, 0, 0, 0), sizeof y1) == 0, "batchnorm + add in evaluation (%s)",
           simd_name(simd));
     CHECK(memcmp(b1, g.nodes[3].y, sizeof b1) == 0, "a pass up to the batchnorm (%s)", simd_name(simd));
     graph_free(&g);
