@@ -31,6 +31,11 @@ static const tcase cases[] = {
     {"maxpool", "- {type: maxpool, kernel: 2}", 2, 2, 3},
     {"maxpool", "- tanh\n- {type: maxpool, kernel: 2}", 2, 5, 11},
     {"gap", "- {type: gap}", 3, 4, 5},
+    /* behind a layer it stores its input gradient; beside another reader of its input it
+     * adds it (gap_layer_vs_naive checks both against a twin on larger planes) */
+    {"gap", "- tanh\n- {type: gap}", 2, 3, 3},
+    {"gap", "- {type: conv, filters: 2, kernel: 1, name: a}\n- {type: gap}\n- {type: dense, units: 3, name: d1}\n"
+            "- {type: flatten, input: a}\n- {type: dense, units: 3, name: d2}\n- {type: add, inputs: [d1, d2]}", 2, 3, 3},
     {"batchnorm", "- {type: batchnorm}", 3, 4, 5},
     {"batchnorm", "- {type: batchnorm}", 5, 1, 1},
     {"batchnorm", "- tanh\n- {type: batchnorm}", 2, 7, 5},
@@ -553,6 +558,36 @@ static void maxpool_layer_vs_naive(int simd, int n, int c, int h, int w) {
     free(dx);
 }
 
+/* Global average pool against a naive double-precision mean, its input gradient stored
+ * (behind tanh, its first writer) or added (into the graph input's): plane sizes with and
+ * without a tail past whole eights of the sum's chains, 1x1 planes and batch 1. */
+static void gap_layer_vs_naive(int simd, int n, int c, int h, int w, int store) {
+    const char *doc = store ? "layers:\n- tanh\n- {type: gap}\n" : "layers:\n- {type: gap}\n";
+    int64_t hw = (int64_t)h * w, ni = n * c * hw, no = (int64_t)n * c;
+    float *in = malloc((size_t)ni * sizeof *in), *dout = malloc((size_t)no * sizeof *dout);
+    float *y = malloc((size_t)no * sizeof *y), *dx = malloc((size_t)ni * sizeof *dx), gr[1];
+    for (int64_t i = 0; i < ni; i++) in[i] = (float)((i * 29) % 31) / 10.0f - 1.4f;
+    for (int64_t i = 0; i < no; i++) dout[i] = (float)((i * 7) % 13) / 6.0f - 1.0f;
+    int64_t np;
+    run_graph(doc, simd, 2, n, c, h, w, in, dout, y, dx, gr, &np, NULL);
+    double worst = 0;
+    for (int64_t p = 0; p < no; p++) {
+        double s = 0;
+        for (int64_t i = 0; i < hw; i++) s += store ? tanh(in[p * hw + i]) : in[p * hw + i];
+        worst = fmax(worst, fabs(y[p] - s / (double)hw) / (1 + fabs(s / (double)hw)));
+        for (int64_t i = 0; i < hw; i++) {
+            double t = store ? tanh(in[p * hw + i]) : 0, ref = dout[p] / (double)hw * (store ? 1 - t * t : 1);
+            worst = fmax(worst, fabs(dx[p * hw + i] - ref) / (1 + fabs(ref)));
+        }
+    }
+    CHECK(worst < 1e-5, "gap %dx%dx%dx%d store %d (%s) against the twin: worst relative error %g", n, c, h, w, store,
+          simd_name(simd), worst);
+    free(in);
+    free(dout);
+    free(y);
+    free(dx);
+}
+
 int main(void) {
     for (int l = 0; layer_registry[l]; l++) {
         int found = 0;
@@ -580,6 +615,11 @@ int main(void) {
         maxpool_layer_vs_naive(simd, 1, 3, 7, 9);
         maxpool_layer_vs_naive(simd, 3, 5, 28, 28);
         maxpool_layer_vs_naive(simd, 2, 4, 14, 13);
+        for (int store = 0; store < 2; store++) {
+            gap_layer_vs_naive(simd, 1, 1, 1, 1, store);
+            gap_layer_vs_naive(simd, 2, 3, 7, 9, store);
+            gap_layer_vs_naive(simd, 3, 5, 32, 32, store);
+        }
         for (int mode = 0; mode < 4; mode++) {
             int relu = mode & 1, store = mode >> 1;
             batchnorm_vs_naive(simd, 1, 3, 1, 1, relu, store);

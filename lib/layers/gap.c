@@ -1,12 +1,15 @@
 /* gap.c - global average pool: each channel's mean, giving c x 1 x 1. */
 #include "layer.h"
 
+#include "../kernels/reduce.h"
+
 static const keyspec gap_keys[] = {{NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
 static int gap_infer(node *n, cnn_error *e) {
     (void)e;
     n->out = (shape){n->ins[0].c, 1, 1};
     n->macs = shape_size(n->ins[0]);
+    n->bwd_store = 1; /* stores dx when it is its first writer (dx_fresh) */
     return 0;
 }
 
@@ -15,10 +18,9 @@ typedef struct ctx { node *n; int hw; } ctx;
 static void fwd_range(void *arg, int64_t lo, int64_t hi) {
     ctx *c = arg;
     for (int64_t p = lo; p < hi; p++) {
-        const float *x = c->n->x[0] + p * c->hw;
-        float s = 0;
-        for (int i = 0; i < c->hw; i++) s += x[i];
-        c->n->y[p] = s / (float)c->hw;
+        /* eight chains: one running sum waits 4 cycles per value (32x32 maps of 16
+         * channels at batch 64: 0.82 ms on one core) */
+        c->n->y[p] = reduce_sum(c->n->x[0] + p * c->hw, c->hw) / (float)c->hw;
     }
 }
 
@@ -26,7 +28,10 @@ static void bwd_range(void *arg, int64_t lo, int64_t hi) {
     ctx *c = arg;
     for (int64_t p = lo; p < hi; p++) {
         float g = c->n->dy[p] / (float)c->hw, *dx = c->n->dx[0] + p * c->hw;
-        for (int i = 0; i < c->hw; i++) dx[i] += g;
+        if (c->n->dx_fresh)
+            for (int i = 0; i < c->hw; i++) dx[i] = g;
+        else
+            for (int i = 0; i < c->hw; i++) dx[i] += g;
     }
 }
 
