@@ -16,7 +16,7 @@ typedef struct lrun { float *y, *dx, *gw; int64_t ny, nx, np; } lrun;
 
 /* The `layers:` YAML doc on n images of shape in, CNN_CONV=algo, `threads` threads,
  * initialised with seed 3; 0 on success (a failure is counted as a failed check). */
-static int layer_run(const char *doc, const char *algo, shape in, int n, int threads, lrun *o) {
+static inline int layer_run(const char *doc, const char *algo, shape in, int n, int threads, lrun *o) {
     setenv("CNN_CONV", algo, 1);
     graph g;
     memset(&g, 0, sizeof g);
@@ -53,13 +53,13 @@ static int layer_run(const char *doc, const char *algo, shape in, int n, int thr
     return rc;
 }
 
-static int same_run(const lrun *a, const lrun *b) {
+static inline int same_run(const lrun *a, const lrun *b) {
     return a->ny == b->ny && a->nx == b->nx && a->np == b->np && !memcmp(a->y, b->y, (size_t)a->ny * sizeof *a->y) &&
            !memcmp(a->dx, b->dx, (size_t)a->nx * sizeof *a->dx) && !memcmp(a->gw, b->gw, (size_t)a->np * sizeof *a->gw);
 }
 
 /* max |a - b| <= tol * max |b| over each of the three results. */
-static int near_run(const lrun *a, const lrun *b, double tol) {
+static inline int near_run(const lrun *a, const lrun *b, double tol) {
     const float *pa[3] = {a->y, a->dx, a->gw}, *pb[3] = {b->y, b->dx, b->gw};
     int64_t n[3] = {a->ny, a->nx, a->np};
     for (int k = 0; k < 3; k++) {
@@ -73,5 +73,5 @@ static int near_run(const lrun *a, const lrun *b, double tol) {
     return 1;
 }
 
-static void free_run(lrun *o) { free(o->y), free(o->dx), free(o->gw); }
+static inline void free_run(lrun *o) { free(o->y), free(o->dx), free(o->gw); }
 #endif
