@@ -87,7 +87,27 @@ static const tcase cases[] = {
              "- {type: dense, units: 3}", 2, 4, 3},
     /* a relu whose producer has another consumer is not fused */
     {"relu", "- {type: conv, filters: 2, kernel: 1, name: a}\n- relu\n- {type: add, inputs: [a, relu1]}", 2, 3, 3},
+    /* a batchnorm's input gradient made by its conv's backward groups (node.bn_dx) on every
+     * conv path: direct, Winograd (8 channels in and out), im2col + GEMM (stride 2, with a
+     * bias and the batchnorm's relu), 1x1 */
+    {"batchnorm", "- {type: conv, filters: 3, kernel: 3, bias: false}\n- batchnorm", 2, 5, 4},
+    {"batchnorm", "- {type: conv, filters: 8, kernel: 3, bias: false}\n- batchnorm", 8, 6, 5},
+    {"batchnorm", "- {type: conv, filters: 4, kernel: 3, stride: 2}\n- batchnorm\n- relu", 3, 7, 6},
+    {"batchnorm", "- {type: conv, filters: 5, kernel: 1}\n- batchnorm", 3, 4, 4},
 };
+
+/* How many batchnorms of a case's YAML follow a conv that only they read: a conv line then
+ * "- batchnorm", the conv without a name (the cases' named convs are read again later). */
+static int want_deferred(const char *yaml) {
+    int n = 0;
+    for (const char *l = yaml; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *end = strchr(l, '\n');
+        if (!end || strncmp(l, "- {type: conv", 13)) continue;
+        const char *name = strstr(l, "name:");
+        if ((!name || name > end) && !strncmp(end + 1, "- batchnorm", 11)) n++;
+    }
+    return n;
+}
 
 enum { N = 2 };
 
@@ -151,6 +171,11 @@ static void run_case(const tcase *tc, int simd) {
     int want_res = strstr(tc->yaml, "- batchnorm\n- {type: add, inputs: [a, batchnorm1]}") ||
                    strstr(tc->yaml, "- batchnorm\n- {type: add, inputs: [batchnorm1, a]}");
     CHECK(resf == want_res, "%s: %d adds written by their batchnorm, expected %d", tc->yaml, resf, want_res);
+    int deferred = 0;
+    for (int k = 1; k < g.nn; k++)
+        if (g.nodes[k].dx_deferred) deferred += g.nodes[g.nodes[k].in[0]].bn_dx == &g.nodes[k];
+    CHECK(deferred == want_deferred(tc->yaml), "%s: %d batchnorm input gradients made by their conv, expected %d",
+          tc->yaml, deferred, want_deferred(tc->yaml));
     if (strstr(tc->yaml, "filters: 3, kernel: 3}\n- relu\n- {type: maxpool, kernel: 2}"))
         CHECK(pooled == 1, "%s: expected the max pool to run inside the conv", tc->yaml);
     /* Give every parameter a non-trivial value (batchnorm starts at 1 and 0). */
@@ -170,9 +195,9 @@ static void run_case(const tcase *tc, int simd) {
     loss_now();
     graph_backward(&g, r, N, 7, 3);
     memcpy(gw, g.grads, (size_t)g.nparams * sizeof *gw);
-    /* A fused relu (or a sum written by a batchnorm) must give the same numbers as the
-     * separate layers. */
-    if (fused || resf) {
+    /* A fused relu (or a sum written by a batchnorm, or a batchnorm's input gradient made by
+     * its conv) must give the same numbers as the separate layers. */
+    if (fused || resf || deferred) {
         float *dx2 = malloc((size_t)nin * sizeof *dx2), *gw2 = malloc((size_t)g.nparams * sizeof *gw2 + 4);
         float *y1 = malloc((size_t)nout * sizeof *y1);
         memcpy(y1, graph_forward(&g, x, N, 1, 7, 3), (size_t)nout * sizeof *y1);

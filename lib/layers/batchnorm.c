@@ -221,7 +221,14 @@ static void bn_bwd(node *n, exec *x) {
     int64_t cost = (int64_t)c.C * c.HW;
     exec_for(x, c.N, 2 * cost, bsum_range, &c);
     exec_for(x, c.C, 4 * (int64_t)c.N, bjoin_range, &c);
-    if (n->dx[0]) exec_for(x, c.N, 3 * cost, dx_range, &c);
+    if (n->dx[0] && !n->dx_deferred) exec_for(x, c.N, 3 * cost, dx_range, &c);
+}
+
+/* The same dx_range over the images of one of the conv's groups, on the thread running the
+ * group; N is not read past the join. */
+void batchnorm_dx(node *bn, int64_t lo, int64_t hi) {
+    ctx c = {bn, 0, bn->out.c, bn->out.h * bn->out.w, 1, bn->act == ACT_RELU, bn->dx_fresh, NULL};
+    dx_range(&c, lo, hi);
 }
 
 const layer_ops layer_batchnorm = {"batchnorm", "batch normalisation per channel (running statistics for eval)",

@@ -301,6 +301,7 @@ static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
     int64_t lo, hi;
     float *dwp = group_slot(n, j->x, c, j->nchunks, &lo, &hi), *dbp = dwp + n->t[0].count;
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
+    if (n->bn_dx) batchnorm_dx(n->bn_dx, lo, hi); /* the group's dy, read next */
     if (n->pool) maxpool_in_conv_bwd(n->pool, n->dy, lo, hi, j->x->simd); /* the group's dy, read next */
     /* the executor's mask of a fused relu, done on the group's images as they are about to be read */
     if (n->act == ACT_RELU && !n->dy_masked) relu_mask(n->dy + lo * ys, n->y + lo * ys, (hi - lo) * (int64_t)ys);
@@ -371,6 +372,7 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
     float *ws = exec_ws(j->x, ith), *dU = ws + wino_u_floats(s);
     const float *Ut = n->dx[0] ? wino_u(j, ith) : NULL; /* U^T packed, at ws */
     memset(dU, 0, 36 * (size_t)s->OC * s->C * sizeof(float));
+    if (n->bn_dx) batchnorm_dx(n->bn_dx, lo, hi); /* the group's dy, read next */
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
     wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dU,
              n->dx[0] ? n->dx[0] + lo * xs : NULL, n->dx_fresh & 1, ws + 2 * wino_u_floats(s));
@@ -418,6 +420,7 @@ static void bwd_chunk(void *arg, int64_t c, int ith) {
     float *col = ws, *gws = ws + col_floats(g);
     const float *wt = n->t[0].data;
     int hw = g->OH * g->OW;
+    if (n->bn_dx) batchnorm_dx(n->bn_dx, lo, hi); /* the group's dy, read next */
     for (int64_t b = lo; b < hi; b++) {
         const float *xb = n->x[0] + b * (int64_t)g->C * g->H * g->W;
         const float *dyb = n->dy + b * (int64_t)g->OC * hw;

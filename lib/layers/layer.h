@@ -102,6 +102,10 @@ struct node {
                                its only consumer: it writes the add's sum (and relu) in its
                                own pass, when the pass runs the add too (exec.last) */
     int res_fused;          /* add: its forward is done by the batchnorm before it (res_add) */
+    node *bn_dx;            /* conv: the batchnorm that is its only consumer, whose input
+                               gradient (this conv's dy) each backward group of images
+                               computes for its own images right before reading them */
+    int dx_deferred;        /* batchnorm: its backward leaves its input gradient to that conv */
     float *fold_w;          /* conv: folded weights then bias (inference); owned by the graph */
     uint64_t fold_version;  /* the parameter version fold_w was computed from */
     /* conv: its weights transformed for inference (Winograd's U, packed for the GEMM), made
@@ -160,6 +164,9 @@ void exec_for(exec *x, int64_t total, int64_t cost, range_fn fn, void *ctx);
 
 /* The epsilon of a batchnorm node (for folding it into a conv). */
 double batchnorm_eps(const node *n);
+/* The input gradient of a batchnorm whose backward left it to its conv (dx_deferred), for
+ * images [lo, hi): called by the conv's backward after the batchnorm's. */
+void batchnorm_dx(node *bn, int64_t lo, int64_t hi);
 
 /* A max pool run by its producer conv (node.pool): whether it is the 2x2 stride-2 window
  * that can be; its forward for images [lo, hi) from their conv output x (the winners kept
