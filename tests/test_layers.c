@@ -87,18 +87,20 @@ static const tcase cases[] = {
              "- {type: dense, units: 3}", 2, 4, 3},
     /* a relu whose producer has another consumer is not fused */
     {"relu", "- {type: conv, filters: 2, kernel: 1, name: a}\n- relu\n- {type: add, inputs: [a, relu1]}", 2, 3, 3},
-    /* a batchnorm's input gradient made by its conv's backward groups (node.bn_dx) on every
-     * conv path: direct, Winograd (8 channels in and out), im2col + GEMM (stride 2, with a
-     * bias and the batchnorm's relu), 1x1 */
+    /* a batchnorm paired with its conv (node.bn: its sums taken by the conv's forward, its
+     * input gradient made by the conv's backward) on every conv path: direct, Winograd (8
+     * channels in and out), im2col + GEMM (stride 2, with a bias and the batchnorm's relu),
+     * 1x1 */
     {"batchnorm", "- {type: conv, filters: 3, kernel: 3, bias: false}\n- batchnorm", 2, 5, 4},
     {"batchnorm", "- {type: conv, filters: 8, kernel: 3, bias: false}\n- batchnorm", 8, 6, 5},
     {"batchnorm", "- {type: conv, filters: 4, kernel: 3, stride: 2}\n- batchnorm\n- relu", 3, 7, 6},
     {"batchnorm", "- {type: conv, filters: 5, kernel: 1}\n- batchnorm", 3, 4, 4},
 };
 
-/* How many batchnorms of a case's YAML follow a conv that only they read: a conv line then
- * "- batchnorm", the conv without a name (the cases' named convs are read again later). */
-static int want_deferred(const char *yaml) {
+/* How many batchnorms of a case's YAML follow a conv that only they read (paired with it):
+ * a conv line then "- batchnorm", the conv without a name (the cases' named convs are read
+ * again later). */
+static int want_paired(const char *yaml) {
     int n = 0;
     for (const char *l = yaml; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
         const char *end = strchr(l, '\n');
@@ -171,11 +173,11 @@ static void run_case(const tcase *tc, int simd) {
     int want_res = strstr(tc->yaml, "- batchnorm\n- {type: add, inputs: [a, batchnorm1]}") ||
                    strstr(tc->yaml, "- batchnorm\n- {type: add, inputs: [batchnorm1, a]}");
     CHECK(resf == want_res, "%s: %d adds written by their batchnorm, expected %d", tc->yaml, resf, want_res);
-    int deferred = 0;
+    int paired = 0;
     for (int k = 1; k < g.nn; k++)
-        if (g.nodes[k].dx_deferred) deferred += g.nodes[g.nodes[k].in[0]].bn_dx == &g.nodes[k];
-    CHECK(deferred == want_deferred(tc->yaml), "%s: %d batchnorm input gradients made by their conv, expected %d",
-          tc->yaml, deferred, want_deferred(tc->yaml));
+        if (g.nodes[k].paired) paired += g.nodes[g.nodes[k].in[0]].bn == &g.nodes[k];
+    CHECK(paired == want_paired(tc->yaml), "%s: %d batchnorms paired with their conv, expected %d", tc->yaml, paired,
+          want_paired(tc->yaml));
     if (strstr(tc->yaml, "filters: 3, kernel: 3}\n- relu\n- {type: maxpool, kernel: 2}"))
         CHECK(pooled == 1, "%s: expected the max pool to run inside the conv", tc->yaml);
     /* Give every parameter a non-trivial value (batchnorm starts at 1 and 0). */
@@ -195,9 +197,9 @@ static void run_case(const tcase *tc, int simd) {
     loss_now();
     graph_backward(&g, r, N, 7, 3);
     memcpy(gw, g.grads, (size_t)g.nparams * sizeof *gw);
-    /* A fused relu (or a sum written by a batchnorm, or a batchnorm's input gradient made by
-     * its conv) must give the same numbers as the separate layers. */
-    if (fused || resf || deferred) {
+    /* A fused relu (or a sum written by a batchnorm, or a batchnorm paired with its conv)
+     * must give the same numbers as the separate layers. */
+    if (fused || resf || paired) {
         float *dx2 = malloc((size_t)nin * sizeof *dx2), *gw2 = malloc((size_t)g.nparams * sizeof *gw2 + 4);
         float *y1 = malloc((size_t)nout * sizeof *y1);
         memcpy(y1, graph_forward(&g, x, N, 1, 7, 3), (size_t)nout * sizeof *y1);
@@ -613,12 +615,50 @@ static void gap_layer_vs_naive(int simd, int n, int c, int h, int w, int store) 
     free(dx);
 }
 
+/* A batchnorm paired with its conv gives the bits of the same layers unpaired, also where
+ * the conv's forward splits output channels instead of images (batch 1 on 2 threads: the
+ * batchnorm takes its own sums). */
+static void paired_vs_unpaired(int n) {
+    const char *doc = "layers:\n- {type: conv, filters: 16, kernel: 3, stride: 2}\n- batchnorm\n- relu\n"
+                      "- {type: dense, units: 3}\n";
+    ynode *root;
+    cnn_error e = {0};
+    CHECK(ytree_parse(doc, strlen(doc), "paired", &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), "paired", (shape){3, 9, 9}, &e) == 0, "%s", e.msg);
+    graph_init(&g, 5);
+    graph_set_threads(&g, 2, &e);
+    CHECK(g.nodes[1].bn == &g.nodes[2] && g.nodes[2].paired, "the batchnorm is paired with its conv");
+    int64_t ni = n * 3 * 81, no = n * 3;
+    float *in = malloc((size_t)ni * sizeof *in), *dout = malloc((size_t)no * sizeof *dout), out[2][3 * 3];
+    float *din[2] = {malloc((size_t)ni * sizeof(float)), malloc((size_t)ni * sizeof(float))};
+    float *gr[2] = {malloc((size_t)g.nparams * sizeof(float)), malloc((size_t)g.nparams * sizeof(float))};
+    for (int64_t i = 0; i < ni; i++) in[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
+    for (int64_t i = 0; i < no; i++) dout[i] = (float)((i * 5) % 7) / 3.0f - 1.0f;
+    for (int k = 0; k < 2; k++) {
+        if (k) graph_unfuse(&g);
+        CHECK(graph_reserve(&g, n, 1, &e) == 0, "%s", e.msg);
+        memcpy(out[k], graph_forward(&g, in, n, 1, 1, 0), (size_t)no * sizeof(float));
+        memset(g.grads, 0, (size_t)g.nparams * sizeof(float));
+        g.dinput = din[k];
+        graph_backward(&g, dout, n, 1, 0);
+        memcpy(gr[k], g.grads, (size_t)g.nparams * sizeof(float));
+    }
+    CHECK(!memcmp(out[0], out[1], (size_t)no * sizeof(float)) && !memcmp(din[0], din[1], (size_t)ni * sizeof(float)) &&
+              !memcmp(gr[0], gr[1], (size_t)g.nparams * sizeof(float)),
+          "batch %d: a batchnorm paired with its conv differs from the unpaired layers", n);
+    graph_free(&g);
+    ytree_free(root);
+    free(in), free(dout), free(din[0]), free(din[1]), free(gr[0]), free(gr[1]);
+}
+
 int main(void) {
     for (int l = 0; layer_registry[l]; l++) {
         int found = 0;
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) found |= !strcmp(cases[i].type, layer_registry[l]->type);
         CHECK(found, "layer type '%s' has no gradient-check case in tests/test_layers.c", layer_registry[l]->type);
     }
+    paired_vs_unpaired(1);
+    paired_vs_unpaired(3);
     for (int simd = 0; simd < SIMD_COUNT; simd++) {
         if (!simd_supported(simd)) continue;
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], simd);

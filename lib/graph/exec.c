@@ -119,14 +119,14 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
         if (training) {
             int first_bwd = T - 1 - last_use;
             if (i == nn - 1) first_bwd = nn - 1;
-            /* a batchnorm whose conv makes its input gradient (dx_deferred) reads its dy and
-             * coefficients in the conv's backward */
-            int bwd_end = T - 1 - (n->dx_deferred ? n->in[0] : at);
+            /* a batchnorm paired with its conv: its sums are taken in the conv's forward, its
+             * dy and coefficients read in the conv's backward */
+            int bwd_end = T - 1 - (n->paired ? n->in[0] : at);
             b[nb++] = (buf){floats, first_bwd, bwd_end, 0, &n->dy};
             size_t sv;
             if (!size_mul((size_t)n->saved_floats, (size_t)batch, &sv) || !size_add(sv, (size_t)n->saved_fixed, &sv))
                 goto toobig;
-            if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, at, bwd_end, 0, &n->saved};
+            if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, n->paired ? n->in[0] : at, bwd_end, 0, &n->saved};
             else n->saved = NULL;
             if (n->red_floats) b[nb++] = (buf){((size_t)n->red_floats + 15) & ~(size_t)15, T - 1 - i, T - 1 - i, 0, &n->red};
             else n->red = NULL;
@@ -336,10 +336,10 @@ static int cmp_seconds(const void *a, const void *b) {
 double graph_node_seconds(graph *g, const float *x, const float *dout, int n, int i, int backward, double seconds) {
     node *nd = &g->nodes[i];
     if (i < 1 || i >= g->nn || nd->alias || nd->pool_fused || (!backward && add_done_before(g, i, 1))) return 0;
-    /* A batchnorm whose input gradient its conv makes (bn_dx) is timed as two layers: the
-     * conv's kernels alone, the batchnorm with its pass. */
-    node *bn = nd->bn_dx ? nd->bn_dx : nd->dx_deferred ? nd : NULL;
-    if (bn) bn->dx_deferred = 0, g->nodes[bn->in[0]].bn_dx = NULL;
+    /* A batchnorm paired with its conv (node.bn) is timed as two layers: the conv's kernels
+     * alone, the batchnorm with its own passes. */
+    node *bn = nd->bn ? nd->bn : nd->paired ? nd : NULL;
+    if (bn) bn->paired = 0, g->nodes[bn->in[0]].bn = NULL;
     forward(g, x, n, 1, 1, 0, backward ? g->nn - 1 : i - 1);
     if (backward) backward_to(g, dout, n, 1, 0, i);
     else bind_fwd(g, nd, x);
@@ -355,6 +355,6 @@ double graph_node_seconds(graph *g, const float *x, const float *dout, int n, in
         if (c >= 0) t[calls++] = now_seconds() - t0;
     }
     qsort(t, (size_t)calls, sizeof *t, cmp_seconds);
-    if (bn) bn->dx_deferred = 1, g->nodes[bn->in[0]].bn_dx = bn;
+    if (bn) bn->paired = 1, g->nodes[bn->in[0]].bn = bn;
     return t[calls / 2];
 }

@@ -287,18 +287,20 @@ static void fuse_bn_adds(graph *g) {
     }
 }
 
-/* A batchnorm whose input is a conv that only it reads (one folded for inference above)
- * leaves its input gradient, the conv's dy, to the conv: each of the conv's backward groups
- * computes it for its own images right before reading them (node.bn_dx), so the conv reads
- * it from its core's cache instead of memory: one pass of the batchnorm's backward less
- * over a whole activation. Its dy and saved coefficients live until the conv's backward
- * (exec.c). Same bits: the same code makes each value. */
-static void defer_bn_dx(graph *g) {
+/* A batchnorm whose input is a conv that only it reads (one folded for inference above) is
+ * paired with it for training: the conv's forward chunks take the batchnorm's plane sums
+ * of each image right after making it, and its backward groups make the batchnorm's input
+ * gradient (the conv's dy) for their own images right before reading them (node.bn). Both
+ * are then read from the core's cache instead of memory: one pass over a whole activation
+ * less each way. The batchnorm's saved sums and coefficients live from the conv's forward
+ * to its backward, and its dy until the conv's backward (exec.c). Same bits: the same code
+ * makes each value. */
+static void pair_bn_convs(graph *g) {
     for (int b = 1; b < g->nn; b++) {
         node *B = &g->nodes[b];
         if (!B->folded_into) continue;
-        g->nodes[B->folded_into].bn_dx = B;
-        B->dx_deferred = 1;
+        g->nodes[B->folded_into].bn = B;
+        B->paired = 1;
     }
 }
 
@@ -306,8 +308,8 @@ void graph_unfuse(graph *g) {
     for (int i = 1; i < g->nn; i++) {
         node *n = &g->nodes[i];
         n->act = n->alias = n->fold = n->folded_into = n->dy_masked = n->relu_in = n->pool_fused = n->res_fused = 0;
-        n->dx_deferred = 0;
-        n->pool = n->res_add = n->bn_dx = NULL;
+        n->paired = n->stats_done = 0;
+        n->pool = n->res_add = n->bn = NULL;
     }
     g->cap = 0;
 }
@@ -341,7 +343,7 @@ int graph_plan(graph *g, ynode *layers, const char *file, shape in, cnn_error *e
     fuse_relu_pools(g);
     fold_batchnorms(g);
     fuse_bn_adds(g);
-    defer_bn_dx(g);
+    pair_bn_convs(g);
     /* Lay out parameters and buffers, each tensor 64-byte aligned. */
     int64_t np = 0, nb = 0;
     for (int k = 1; k < g->nn; k++)

@@ -60,15 +60,24 @@ static float *fix(const ctx *c, int which) { return c->n->saved + which * (int64
 static float plane_mean(float sum, int hw) { return sum / (float)hw; }
 static int64_t plane(const ctx *c, int64_t b, int64_t ch) { return (b * c->C + ch) * c->HW; }
 
-static void stat_range(void *arg, int64_t lo, int64_t hi) {
-    ctx *c = arg;
+static void plane_sums(const ctx *c, const float *in, int64_t lo, int64_t hi) {
     for (int64_t b = lo; b < hi; b++)
         for (int ch = 0; ch < c->C; ch++) {
-            const float *x = c->n->x[0] + plane(c, b, ch);
+            const float *x = in + plane(c, b, ch);
             float *s = part(c, b, ch);
             s[0] = reduce_sum_wide(x, c->HW);
             s[1] = reduce_sq_dev_wide(x, c->HW, plane_mean(s[0], c->HW));
         }
+}
+
+static void stat_range(void *arg, int64_t lo, int64_t hi) {
+    ctx *c = arg;
+    plane_sums(c, c->n->x[0], lo, hi);
+}
+
+void batchnorm_stats(node *bn, const float *x, int64_t lo, int64_t hi) {
+    ctx c = {bn, 0, bn->out.c, bn->out.h * bn->out.w, 1, 0, 0, NULL};
+    plane_sums(&c, x, lo, hi);
 }
 
 static void norm_range(void *arg, int64_t lo, int64_t hi) {
@@ -146,7 +155,8 @@ static void bn_fwd(node *n, exec *x) {
              n->res_add && n->res_add->index <= x->last ? n->res_add : NULL};
     int64_t cost = (int64_t)c.C * c.HW;
     if (c.train) {
-        exec_for(x, c.N, cost, stat_range, &c);
+        if (!n->stats_done) exec_for(x, c.N, cost, stat_range, &c);
+        n->stats_done = 0;
         exec_for(x, c.C, 8 * (int64_t)c.N, join_range, &c);
     }
     exec_for(x, c.N, 2 * cost, norm_range, &c);
@@ -221,7 +231,7 @@ static void bn_bwd(node *n, exec *x) {
     int64_t cost = (int64_t)c.C * c.HW;
     exec_for(x, c.N, 2 * cost, bsum_range, &c);
     exec_for(x, c.C, 4 * (int64_t)c.N, bjoin_range, &c);
-    if (n->dx[0] && !n->dx_deferred) exec_for(x, c.N, 3 * cost, dx_range, &c);
+    if (n->dx[0] && !n->paired) exec_for(x, c.N, 3 * cost, dx_range, &c);
 }
 
 /* The same dx_range over the images of one of the conv's groups, on the thread running the

@@ -155,6 +155,17 @@ static int conv_infer(node *n, cnn_error *e) {
 
 typedef struct job { node *n; exec *x; geo g; int nchunks; } job;
 
+/* A training pass that runs the paired batchnorm (node.bn) takes its plane sums of each
+ * image right after making it, while the image is in this core's cache; conv_fwd tells the
+ * batchnorm (stats_done). */
+static int bn_sums_wanted(const node *n, const exec *x) {
+    return n->bn && x->training && n->bn->index <= x->last;
+}
+
+static void bn_sums(const node *n, const exec *x, int64_t lo, int64_t hi) {
+    if (bn_sums_wanted(n, x)) batchnorm_stats(n->bn, n->y, lo, hi);
+}
+
 /* The weights and bias a forward pass uses: with a batchnorm folded in for inference. */
 static void fwd_params(const node *n, const exec *x, const float **wt, const float **bias) {
     *wt = n->t[0].data;
@@ -202,6 +213,7 @@ static void fwd_image(void *arg, int64_t b, int ith) {
                 for (int i = 0; i < hw; i++) yc[i] += bv;
             }
     }
+    bn_sums(n, j->x, b, b + 1);
 }
 
 /* Fewer images than threads (batch-1 inference): each image's columns are laid out once,
@@ -291,6 +303,7 @@ static void direct_fwd_chunk(void *arg, int64_t b, int ith) {
     if (first_chunk(j->ready, ith)) direct_fwd_prep(j->x->simd, s, j->wt, ws);
     direct_fwd(j->x->simd, s, j->n->x[0] + (size_t)b * s->C * s->H * s->W, 1, j->bias, j->n->act == ACT_RELU,
                j->n->y + (size_t)b * s->OC * s->OH * s->OW, ws);
+    bn_sums(j->n, j->x, b, b + 1);
     if (j->n->pool) maxpool_in_conv_fwd(j->n->pool, j->n->y, b, b + 1, j->x->training, j->x->simd); /* while hot */
 }
 
@@ -301,7 +314,7 @@ static void direct_bwd_chunk(void *arg, int64_t c, int ith) {
     int64_t lo, hi;
     float *dwp = group_slot(n, j->x, c, j->nchunks, &lo, &hi), *dbp = dwp + n->t[0].count;
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
-    if (n->bn_dx) batchnorm_dx(n->bn_dx, lo, hi); /* the group's dy, read next */
+    if (n->bn) batchnorm_dx(n->bn, lo, hi); /* the group's dy, read next */
     if (n->pool) maxpool_in_conv_bwd(n->pool, n->dy, lo, hi, j->x->simd); /* the group's dy, read next */
     /* the executor's mask of a fused relu, done on the group's images as they are about to be read */
     if (n->act == ACT_RELU && !n->dy_masked) relu_mask(n->dy + lo * ys, n->y + lo * ys, (hi - lo) * (int64_t)ys);
@@ -361,6 +374,7 @@ static void wino_fwd_chunk(void *arg, int64_t b, int ith) {
     int b0 = (int)b * s->ipb, nb = j->x->n - b0 < s->ipb ? j->x->n - b0 : s->ipb;
     wino_fwd(j->x->simd, s, Up, j->n->x[0] + (size_t)b0 * s->C * s->H * s->W, nb, j->bias,
              j->n->y + (size_t)b0 * s->OC * s->OH * s->OW, exec_ws(j->x, ith) + 2 * wino_u_floats(s));
+    bn_sums(j->n, j->x, b0, b0 + nb);
 }
 
 static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
@@ -372,7 +386,7 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
     float *ws = exec_ws(j->x, ith), *dU = ws + wino_u_floats(s);
     const float *Ut = n->dx[0] ? wino_u(j, ith) : NULL; /* U^T packed, at ws */
     memset(dU, 0, 36 * (size_t)s->OC * s->C * sizeof(float));
-    if (n->bn_dx) batchnorm_dx(n->bn_dx, lo, hi); /* the group's dy, read next */
+    if (n->bn) batchnorm_dx(n->bn, lo, hi); /* the group's dy, read next */
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
     wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dU,
              n->dx[0] ? n->dx[0] + lo * xs : NULL, n->dx_fresh & 1, ws + 2 * wino_u_floats(s));
@@ -382,6 +396,7 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
 
 static void conv_fwd(node *n, exec *x) {
     const conv_p *p = n->p;
+    if (n->bn) n->bn->stats_done = bn_sums_wanted(n, x); /* every whole-image path takes them */
     if (p->wino) {
         geo g = conv_geo(n);
         wjob j = {.n = n, .x = x, .s = wino_of(&g)};
@@ -403,6 +418,7 @@ static void conv_fwd(node *n, exec *x) {
         pool_chunks(x->pool, x->n, fwd_image, &j);
         return;
     }
+    if (n->bn) n->bn->stats_done = 0; /* blocks of output channels: the batchnorm takes them */
     if (!j.g.direct) pool_chunks(x->pool, x->n, col_image, &j);
     j.nchunks = 2 * x->nth < j.g.OC / 8 ? 2 * x->nth : j.g.OC / 8;
     pool_chunks(x->pool, (int64_t)x->n * j.nchunks, fwd_block, &j);
@@ -420,7 +436,7 @@ static void bwd_chunk(void *arg, int64_t c, int ith) {
     float *col = ws, *gws = ws + col_floats(g);
     const float *wt = n->t[0].data;
     int hw = g->OH * g->OW;
-    if (n->bn_dx) batchnorm_dx(n->bn_dx, lo, hi); /* the group's dy, read next */
+    if (n->bn) batchnorm_dx(n->bn, lo, hi); /* the group's dy, read next */
     for (int64_t b = lo; b < hi; b++) {
         const float *xb = n->x[0] + b * (int64_t)g->C * g->H * g->W;
         const float *dyb = n->dy + b * (int64_t)g->OC * hw;

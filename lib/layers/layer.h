@@ -102,10 +102,14 @@ struct node {
                                its only consumer: it writes the add's sum (and relu) in its
                                own pass, when the pass runs the add too (exec.last) */
     int res_fused;          /* add: its forward is done by the batchnorm before it (res_add) */
-    node *bn_dx;            /* conv: the batchnorm that is its only consumer, whose input
-                               gradient (this conv's dy) each backward group of images
-                               computes for its own images right before reading them */
-    int dx_deferred;        /* batchnorm: its backward leaves its input gradient to that conv */
+    node *bn;               /* conv: the batchnorm that is its only consumer (paired): in
+                               training each forward chunk takes that batchnorm's plane
+                               sums of the images it has just made, and each backward group
+                               makes the batchnorm's input gradient (this conv's dy) for
+                               its own images right before reading them */
+    int paired;             /* batchnorm: its conv does that (node.bn) */
+    int stats_done;         /* batchnorm: set by its conv's forward when it took the plane
+                               sums in this pass; cleared when the batchnorm uses them */
     float *fold_w;          /* conv: folded weights then bias (inference); owned by the graph */
     uint64_t fold_version;  /* the parameter version fold_w was computed from */
     /* conv: its weights transformed for inference (Winograd's U, packed for the GEMM), made
@@ -164,8 +168,11 @@ void exec_for(exec *x, int64_t total, int64_t cost, range_fn fn, void *ctx);
 
 /* The epsilon of a batchnorm node (for folding it into a conv). */
 double batchnorm_eps(const node *n);
-/* The input gradient of a batchnorm whose backward left it to its conv (dx_deferred), for
- * images [lo, hi): called by the conv's backward after the batchnorm's. */
+/* A paired batchnorm's plane sums of images [lo, hi) of its input x (its conv's output),
+ * taken by the conv's forward right after making them. */
+void batchnorm_stats(node *bn, const float *x, int64_t lo, int64_t hi);
+/* A paired batchnorm's input gradient for images [lo, hi): called by the conv's backward
+ * after the batchnorm's. */
 void batchnorm_dx(node *bn, int64_t lo, int64_t hi);
 
 /* A max pool run by its producer conv (node.pool): whether it is the 2x2 stride-2 window
