@@ -339,7 +339,7 @@ double graph_node_seconds(graph *g, const float *x, const float *dout, int n, in
     /* A batchnorm paired with its conv (node.bn) is timed as two layers: the conv's kernels
      * alone, the batchnorm with its own passes. */
     node *bn = nd->bn ? nd->bn : nd->paired ? nd : NULL;
-    if (bn) bn->paired = 0, g->nodes[bn->in[0]].bn = NULL;
+    if (bn) bn->paired = bn->stats_done = 0, g->nodes[bn->in[0]].bn = NULL;
     forward(g, x, n, 1, 1, 0, backward ? g->nn - 1 : i - 1);
     if (backward) backward_to(g, dout, n, 1, 0, i);
     else bind_fwd(g, nd, x);
