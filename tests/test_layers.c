@@ -258,15 +258,23 @@ static void naive_conv(const float *in, const float *w, const float *b, float *o
                 }
 }
 
+/* Parses doc and builds its layers into g for inputs of shape `in` (name: for messages),
+ * initialised with seed; returns the parsed tree, freed by the caller after graph_free. */
+static ynode *build_doc(const char *doc, const char *name, shape in, uint64_t seed) {
+    ynode *root = NULL;
+    cnn_error e = {0};
+    CHECK(ytree_parse(doc, strlen(doc), name, &root, &e) == 0, "%s", e.msg);
+    CHECK(graph_build(&g, ytree_get(root, "layers"), name, in, &e) == 0, "%s", e.msg);
+    graph_init(&g, seed);
+    return root;
+}
+
 static void conv_vs_naive(int simd, int n, int C, int H, int W, int OC, int K, int S, int P, int D, int G, int bias) {
     char doc[512];
     snprintf(doc, sizeof doc, "layers:\n- {type: conv, filters: %d, kernel: %d, stride: %d, padding: %d, dilation: %d, "
              "groups: %d, bias: %s}\n", OC, K, S, P, D, G, bias ? "true" : "false");
-    ynode *root;
+    ynode *root = build_doc(doc, "conv", (shape){C, H, W}, 3);
     cnn_error e = {0};
-    CHECK(ytree_parse(doc, strlen(doc), "conv", &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), "conv", (shape){C, H, W}, &e) == 0, "%s", e.msg);
-    graph_init(&g, 3);
     if (bias) for (int i = 0; i < OC; i++) g.nodes[1].t[1].data[i] = 0.1f * (float)i;
     graph_set_threads(&g, 2, &e);
     g.simd = simd;
@@ -291,11 +299,8 @@ static void conv_vs_naive(int simd, int n, int C, int H, int W, int OC, int K, i
 /* Dense at batch 1 on 2 threads splits the outputs instead of the batch. */
 static void dense_batch1(int simd) {
     const char *doc = "layers:\n- {type: dense, units: 37}\n";
-    ynode *root;
+    ynode *root = build_doc(doc, "dense", (shape){5, 3, 3}, 9);
     cnn_error e = {0};
-    CHECK(ytree_parse(doc, strlen(doc), "dense", &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), "dense", (shape){5, 3, 3}, &e) == 0, "%s", e.msg);
-    graph_init(&g, 9);
     for (int i = 0; i < 37; i++) g.nodes[1].t[1].data[i] = 0.01f * (float)i;
     graph_set_threads(&g, 2, &e);
     g.simd = simd;
@@ -318,12 +323,9 @@ static void dense_batch1(int simd) {
 static void fold_vs_plain(int simd) {
     const char *doc = "layers:\n- {type: conv, filters: 5, kernel: 3}\n- batchnorm\n- relu\n"
                       "- {type: conv, filters: 4, kernel: 3, stride: 2, bias: false}\n- batchnorm\n- {type: dense, units: 3}\n";
-    ynode *root;
+    ynode *root = build_doc(doc, "fold", (shape){3, 9, 8}, 5);
     cnn_error e = {0};
-    CHECK(ytree_parse(doc, strlen(doc), "fold", &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), "fold", (shape){3, 9, 8}, &e) == 0, "%s", e.msg);
     CHECK(g.nodes[1].fold == 2 && g.nodes[4].fold == 5, "both batchnorms are foldable");
-    graph_init(&g, 5);
     graph_set_threads(&g, 2, &e);
     g.simd = simd;
     int n = 3;
@@ -349,11 +351,8 @@ static void fold_vs_plain(int simd) {
  * statistics with three training passes over them and leaves g planned for evaluation. */
 enum { EVAL_N = 5 };
 static ynode *eval_graph(const char *doc, const char *name, int simd, float in[EVAL_N * 18]) {
-    ynode *root = NULL;
+    ynode *root = build_doc(doc, name, (shape){2, 3, 3}, 6);
     cnn_error e = {0};
-    CHECK(ytree_parse(doc, strlen(doc), name, &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), name, (shape){2, 3, 3}, &e) == 0, "%s", e.msg);
-    graph_init(&g, 6);
     graph_set_threads(&g, 2, &e);
     g.simd = simd;
     for (int i = 0; i < EVAL_N * 18; i++) in[i] = (float)((i * 29) % 23) / 7.0f - 1.5f;
@@ -458,11 +457,8 @@ static void maxpool2_vs_naive(int simd) {
  * their gradients (c values each). */
 static void run_graph(const char *doc, int simd, int threads, int n, int c, int h, int w, const float *in,
                       const float *dout, float *out, float *din, float *grads, int64_t *nparams, float *tcopy) {
-    ynode *root;
+    ynode *root = build_doc(doc, "case", (shape){c, h, w}, 4);
     cnn_error e = {0};
-    CHECK(ytree_parse(doc, strlen(doc), "case", &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), "case", (shape){c, h, w}, &e) == 0, "%s", e.msg);
-    graph_init(&g, 4);
     for (int64_t i = 0; i < g.nparams; i++) g.params[i] += 0.1f * (float)((i * 7919) % 13 - 6) / 6.0f;
     graph_set_threads(&g, threads, &e);
     g.simd = simd;
@@ -621,11 +617,8 @@ static void gap_layer_vs_naive(int simd, int n, int c, int h, int w, int store) 
 static void paired_vs_unpaired(int n) {
     const char *doc = "layers:\n- {type: conv, filters: 16, kernel: 3, stride: 2}\n- batchnorm\n- relu\n"
                       "- {type: dense, units: 3}\n";
-    ynode *root;
+    ynode *root = build_doc(doc, "paired", (shape){3, 9, 9}, 5);
     cnn_error e = {0};
-    CHECK(ytree_parse(doc, strlen(doc), "paired", &root, &e) == 0, "%s", e.msg);
-    CHECK(graph_build(&g, ytree_get(root, "layers"), "paired", (shape){3, 9, 9}, &e) == 0, "%s", e.msg);
-    graph_init(&g, 5);
     graph_set_threads(&g, 2, &e);
     CHECK(g.nodes[1].bn == &g.nodes[2] && g.nodes[2].paired, "the batchnorm is paired with its conv");
     int64_t ni = n * 3 * 81, no = n * 3;
