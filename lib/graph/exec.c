@@ -121,12 +121,12 @@ int graph_reserve(graph *g, int batch, int training, cnn_error *e) {
             if (i == nn - 1) first_bwd = nn - 1;
             /* a batchnorm paired with its conv: its sums are taken in the conv's forward, its
              * dy and coefficients read in the conv's backward */
-            int bwd_end = T - 1 - (n->paired ? n->in[0] : at);
+            int from = n->paired ? n->in[0] : at, bwd_end = T - 1 - from;
             b[nb++] = (buf){floats, first_bwd, bwd_end, 0, &n->dy};
             size_t sv;
             if (!size_mul((size_t)n->saved_floats, (size_t)batch, &sv) || !size_add(sv, (size_t)n->saved_fixed, &sv))
                 goto toobig;
-            if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, n->paired ? n->in[0] : at, bwd_end, 0, &n->saved};
+            if (sv) b[nb++] = (buf){(sv + 15) & ~(size_t)15, from, bwd_end, 0, &n->saved};
             else n->saved = NULL;
             if (n->red_floats) b[nb++] = (buf){((size_t)n->red_floats + 15) & ~(size_t)15, T - 1 - i, T - 1 - i, 0, &n->red};
             else n->red = NULL;
@@ -339,7 +339,7 @@ double graph_node_seconds(graph *g, const float *x, const float *dout, int n, in
     /* A batchnorm paired with its conv (node.bn) is timed as two layers: the conv's kernels
      * alone, the batchnorm with its own passes. */
     node *bn = nd->bn ? nd->bn : nd->paired ? nd : NULL;
-    if (bn) bn->paired = bn->stats_done = 0, g->nodes[bn->in[0]].bn = NULL;
+    if (bn) bn->paired = 0, g->nodes[bn->in[0]].bn = NULL;
     forward(g, x, n, 1, 1, 0, backward ? g->nn - 1 : i - 1);
     if (backward) backward_to(g, dout, n, 1, 0, i);
     else bind_fwd(g, nd, x);

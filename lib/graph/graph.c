@@ -308,7 +308,7 @@ void graph_unfuse(graph *g) {
     for (int i = 1; i < g->nn; i++) {
         node *n = &g->nodes[i];
         n->act = n->alias = n->fold = n->folded_into = n->dy_masked = n->relu_in = n->pool_fused = n->res_fused = 0;
-        n->paired = n->stats_done = 0;
+        n->paired = 0;
         n->pool = n->res_add = n->bn = NULL;
     }
     g->cap = 0;

@@ -155,8 +155,7 @@ static void bn_fwd(node *n, exec *x) {
              n->res_add && n->res_add->index <= x->last ? n->res_add : NULL};
     int64_t cost = (int64_t)c.C * c.HW;
     if (c.train) {
-        if (!n->stats_done) exec_for(x, c.N, cost, stat_range, &c);
-        n->stats_done = 0;
+        if (!n->paired) exec_for(x, c.N, cost, stat_range, &c); /* else its conv took them */
         exec_for(x, c.C, 8 * (int64_t)c.N, join_range, &c);
     }
     exec_for(x, c.N, 2 * cost, norm_range, &c);

@@ -156,14 +156,19 @@ static int conv_infer(node *n, cnn_error *e) {
 typedef struct job { node *n; exec *x; geo g; int nchunks; } job;
 
 /* A training pass that runs the paired batchnorm (node.bn) takes its plane sums of each
- * image right after making it, while the image is in this core's cache; conv_fwd tells the
- * batchnorm (stats_done). */
+ * image right after making it, while the image is in this core's cache (the batchnorm then
+ * skips its own pass). */
 static int bn_sums_wanted(const node *n, const exec *x) {
     return n->bn && x->training && n->bn->index <= x->last;
 }
 
 static void bn_sums(const node *n, const exec *x, int64_t lo, int64_t hi) {
     if (bn_sums_wanted(n, x)) batchnorm_stats(n->bn, n->y, lo, hi);
+}
+
+static void bn_sums_range(void *arg, int64_t lo, int64_t hi) {
+    const node *n = arg;
+    batchnorm_stats(n->bn, n->y, lo, hi);
 }
 
 /* The weights and bias a forward pass uses: with a batchnorm folded in for inference. */
@@ -396,7 +401,6 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
 
 static void conv_fwd(node *n, exec *x) {
     const conv_p *p = n->p;
-    if (n->bn) n->bn->stats_done = bn_sums_wanted(n, x); /* every whole-image path takes them */
     if (p->wino) {
         geo g = conv_geo(n);
         wjob j = {.n = n, .x = x, .s = wino_of(&g)};
@@ -418,10 +422,11 @@ static void conv_fwd(node *n, exec *x) {
         pool_chunks(x->pool, x->n, fwd_image, &j);
         return;
     }
-    if (n->bn) n->bn->stats_done = 0; /* blocks of output channels: the batchnorm takes them */
     if (!j.g.direct) pool_chunks(x->pool, x->n, col_image, &j);
     j.nchunks = 2 * x->nth < j.g.OC / 8 ? 2 * x->nth : j.g.OC / 8;
     pool_chunks(x->pool, (int64_t)x->n * j.nchunks, fwd_block, &j);
+    /* blocks of output channels: the sums once the images are whole */
+    if (bn_sums_wanted(n, x)) exec_for(x, x->n, (int64_t)j.g.OC * j.g.OH * j.g.OW, bn_sums_range, n);
 }
 
 /* Backward of a fixed group of images: weight and bias gradients into the group's slot,

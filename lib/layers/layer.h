@@ -103,13 +103,12 @@ struct node {
                                own pass, when the pass runs the add too (exec.last) */
     int res_fused;          /* add: its forward is done by the batchnorm before it (res_add) */
     node *bn;               /* conv: the batchnorm that is its only consumer (paired): in
-                               training each forward chunk takes that batchnorm's plane
-                               sums of the images it has just made, and each backward group
-                               makes the batchnorm's input gradient (this conv's dy) for
-                               its own images right before reading them */
+                               a training pass that runs it, the conv's forward takes that
+                               batchnorm's plane sums (each chunk of the images it has just
+                               made), and each backward group makes the batchnorm's input
+                               gradient (this conv's dy) for its own images right before
+                               reading them */
     int paired;             /* batchnorm: its conv does that (node.bn) */
-    int stats_done;         /* batchnorm: set by its conv's forward when it took the plane
-                               sums in this pass; cleared when the batchnorm uses them */
     float *fold_w;          /* conv: folded weights then bias (inference); owned by the graph */
     uint64_t fold_version;  /* the parameter version fold_w was computed from */
     /* conv: its weights transformed for inference (Winograd's U, packed for the GEMM), made
