@@ -52,6 +52,11 @@ typedef struct ctx {
     const node *res; /* the add whose sum the normalising pass writes, or NULL */
 } ctx;
 
+/* The context of a pass over N images (0 where only per-image work reads it). */
+static ctx bn_ctx(node *n, int N, int train, int store, const node *res) {
+    return (ctx){n, N, n->out.c, n->out.h * n->out.w, train, n->act == ACT_RELU, store, res};
+}
+
 static float *part(const ctx *c, int64_t b, int64_t ch) {
     return c->n->saved + NFIX * (int64_t)c->C + 2 * (b * c->C + ch);
 }
@@ -76,7 +81,7 @@ static void stat_range(void *arg, int64_t lo, int64_t hi) {
 }
 
 void batchnorm_stats(node *bn, const float *x, int64_t lo, int64_t hi) {
-    ctx c = {bn, 0, bn->out.c, bn->out.h * bn->out.w, 1, 0, 0, NULL};
+    ctx c = bn_ctx(bn, 0, 1, 0, NULL);
     plane_sums(&c, x, lo, hi);
 }
 
@@ -151,8 +156,7 @@ static void join_range(void *arg, int64_t lo, int64_t hi) {
 }
 
 static void bn_fwd(node *n, exec *x) {
-    ctx c = {n, x->n, n->out.c, n->out.h * n->out.w, x->training, n->act == ACT_RELU, 0,
-             n->res_add && n->res_add->index <= x->last ? n->res_add : NULL};
+    ctx c = bn_ctx(n, x->n, x->training, 0, n->res_add && n->res_add->index <= x->last ? n->res_add : NULL);
     int64_t cost = (int64_t)c.C * c.HW;
     if (c.train) {
         if (!n->paired) exec_for(x, c.N, cost, stat_range, &c); /* else its conv took them */
@@ -226,17 +230,17 @@ static void bjoin_range(void *arg, int64_t lo, int64_t hi) {
 }
 
 static void bn_bwd(node *n, exec *x) {
-    ctx c = {n, x->n, n->out.c, n->out.h * n->out.w, 1, n->act == ACT_RELU, n->dx_fresh, NULL};
+    ctx c = bn_ctx(n, x->n, 1, n->dx_fresh, NULL);
     int64_t cost = (int64_t)c.C * c.HW;
     exec_for(x, c.N, 2 * cost, bsum_range, &c);
     exec_for(x, c.C, 4 * (int64_t)c.N, bjoin_range, &c);
     if (n->dx[0] && !n->paired) exec_for(x, c.N, 3 * cost, dx_range, &c);
 }
 
-/* The same dx_range over the images of one of the conv's groups, on the thread running the
- * group; N is not read past the join. */
+/* The same dx_range, with bn_bwd's flags, over the images of one of the conv's groups, on
+ * the thread running the group; N is not read past the join. */
 void batchnorm_dx(node *bn, int64_t lo, int64_t hi) {
-    ctx c = {bn, 0, bn->out.c, bn->out.h * bn->out.w, 1, bn->act == ACT_RELU, bn->dx_fresh, NULL};
+    ctx c = bn_ctx(bn, 0, 1, bn->dx_fresh, NULL);
     dx_range(&c, lo, hi);
 }
 
