@@ -552,7 +552,10 @@ static void transpose_dy(const float *dy, int OC, int L, float *dyT) {
             vf r[VW];
             UNROLL for (int i = 0; i < VW; i++) r[i] = vload_part(dy + (size_t)(o0 + i) * L + p0, n);
             transpose_vw(r);
-            for (int j = 0; j < n; j++) vstore(dyT + (size_t)(p0 + j) * OC + o0, r[j]);
+            UNROLL for (int j = 0; j < VW; j++) { /* not j < n: r would live on the stack */
+                if (j >= n) break;
+                vstore(dyT + (size_t)(p0 + j) * OC + o0, r[j]);
+            }
         }
 }
 

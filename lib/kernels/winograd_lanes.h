@@ -45,7 +45,8 @@ static void lane_spill(const float *P, int cols, int top, int left, int h, int w
             __m256 v[8];
             WUNROLL for (int j = 0; j < 8; j++) v[j] = _mm256_loadu_ps(p + j * LANES);
             transpose8(v);
-            for (int b = 0; b < nb; b++) {
+            WUNROLL for (int b = 0; b < 8; b++) { /* not b < nb: v would live on the stack */
+                if (b >= nb) break;
                 float *d = dst + b * step + (size_t)r * w + c;
                 if (add) v[b] = _mm256_add_ps(_mm256_maskload_ps(d, m), v[b]);
                 store_first(d, v[b], w - c);
@@ -67,8 +68,8 @@ static void in_rows_lanes(const wino_shape *s, const float *xc, size_t xstep, in
             __m256 d[6], o[6];
             WUNROLL for (int k = 0; k < 6; k++) d[k] = _mm256_loadu_ps(q + k * LANES);
             bt6(d, o);
-            WUNROLL for (int j = 0; j < ne; j++)
-                for (int k = 0; k < 6; k++) _mm256_storeu_ps(e[j] + k * n + tx * LANES, o[k]);
+            store6(e[0] + tx * LANES, n, o);
+            if (ne > 1) store6(e[1] + tx * LANES, n, o);
         }
     }
 }
