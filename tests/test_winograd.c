@@ -285,11 +285,15 @@ int main(void) {
     /* Enough images for several blocks of images (ipb of them per block). */
     cs many = {13, 17, 9, 7, 7, 1};
     run_case(&many);
-    /* Narrow maps take eight images a block, one in each lane (winograd_lanes.h): whole
-     * blocks and a partial one, widths that are and are not whole vectors of 8, N3's stage
-     * 3 and stage 2 maps. */
-    static const cs lanes[] = {{16, 24, 20, 8, 8, 1}, {9, 10, 12, 16, 16, 1}, {9, 5, 7, 14, 14, 1},
-                               {8, 3, 4, 12, 12, 1}, {10, 4, 3, 11, 9, 0}, {17, 2, 5, 5, 13, 2}};
+    /* Maps up to 32 pixels wide take eight images a block, one in each lane
+     * (winograd_lanes.h): whole blocks and a partial one, widths that are and are not whole
+     * vectors of 8, N3's stage 3, 2 and 1 maps, N2's 28x28, 6 to 8 tiles a row with padding
+     * 0 and 2; and a 32x32 block that the scratch cap shrinks below eight images (tile-row
+     * passes on a lanes-sized plane). */
+    static const cs lanes[] = {{16, 24, 20, 8, 8, 1},   {9, 10, 12, 16, 16, 1}, {9, 5, 7, 14, 14, 1},
+                               {8, 3, 4, 12, 12, 1},    {10, 4, 3, 11, 9, 0},   {17, 2, 5, 5, 13, 2},
+                               {9, 16, 16, 32, 32, 1},  {9, 5, 7, 28, 28, 1},   {12, 3, 5, 30, 25, 0},
+                               {13, 4, 6, 32, 29, 2},   {5, 32, 32, 32, 32, 1}};
     for (size_t i = 0; i < sizeof lanes / sizeof lanes[0]; i++) run_case(&lanes[i]);
     ncase += (int)(sizeof lanes / sizeof lanes[0]);
 

@@ -45,8 +45,10 @@ int conv_algo_from_env(void) {
  * layers, 2-4 images per block were within noise of each other and 1 or 8 were slower.
  * Small maps take more images, for at least 32 tiles: at 7x7 (4 tiles an image, N3's third
  * stage) 8 images ran the backward pass 12 % faster than 4 (fewer, longer k runs in the
- * dU products). The cap on V and M (36 x channels x tiles each) keeps wide layers' scratch
- * from growing past a few MB per thread. */
+ * dU products). Maps up to 32 pixels wide take eight whatever their tile count, one in
+ * each lane of a vector (winograd_lanes.h, where the measurements are). The cap on V and M
+ * (36 x channels x tiles each) keeps wide layers' scratch from growing past a few MB per
+ * thread; a block it shrinks below eight takes the tile-row passes. */
 enum { BLOCK_TILES = 200, BLOCK_IMAGES = 4, BLOCK_MIN_TILES = 32, BLOCK_FLOATS = 1 << 20 };
 
 void wino_shape_init(wino_shape *s, int C, int H, int W, int OC, int PH, int PW) {
@@ -59,7 +61,7 @@ void wino_shape_init(wino_shape *s, int C, int H, int W, int OC, int PH, int PW)
     s->ipb = BLOCK_TILES / s->tpi;
     if (s->ipb > BLOCK_IMAGES) s->ipb = BLOCK_IMAGES;
     if (s->ipb * s->tpi < BLOCK_MIN_TILES) s->ipb = (BLOCK_MIN_TILES + s->tpi - 1) / s->tpi;
-    if (s->TW <= 4) s->ipb = LANES; /* a vector of images each (winograd_lanes.h) */
+    if (lanes_map(s)) s->ipb = LANES; /* a vector of images each (winograd_lanes.h) */
     while (s->ipb > 1 && (size_t)36 * (C + OC) * s->ipb * s->tpi > BLOCK_FLOATS) s->ipb--;
     if (s->ipb < 1) s->ipb = 1;
     s->tb = s->ipb * s->tpi;

@@ -40,10 +40,12 @@ typedef struct wino_ws {
 /* The vector row passes read up to 36 floats past a row (and past the plane's end), and
  * past the last of the stage rows; those lanes are never stored. */
 enum { WINO_SLACK = 48 };
-/* Images per vector in the passes of winograd_lanes.h, whose planes hold LANES floats a pixel. */
-enum { LANES = 8 };
+/* Images per vector in the passes of winograd_lanes.h, whose planes hold LANES floats a
+ * pixel; maps up to LANES_TW tiles wide (32 pixels) take them. */
+enum { LANES = 8, LANES_TW = 8 };
+static inline int lanes_map(const wino_shape *s) { return s->TW <= LANES_TW; }
 static inline size_t plane_floats(const wino_shape *s) {
-    return r16(((size_t)(4 * s->TH + 2) * (4 * s->TW + 2) + WINO_SLACK) * (s->TW <= 4 ? LANES : 1));
+    return r16(((size_t)(4 * s->TH + 2) * (4 * s->TW + 2) + WINO_SLACK) * (lanes_map(s) ? LANES : 1));
 }
 /* Rows of the stage arrays hold the tiles of a block's images side by side, plus 8 floats:
  * the vector row passes store whole vectors of 8 tiles, and what lands past a tile row is

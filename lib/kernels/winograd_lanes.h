@@ -1,9 +1,14 @@
-/* winograd_lanes.h - the row passes of winograd_impl.h for narrow maps, with the eight
- * images of a block in the lanes of a vector; included by it under AVX2.
+/* winograd_lanes.h - the row passes of winograd_impl.h for maps up to 32 pixels wide,
+ * with the eight images of a block in the lanes of a vector; included by it under AVX2.
  *
  * The row passes of winograd_impl.h put eight tiles of one tile row in the lanes: a map
  * 16 pixels wide has 4 tiles a row and fills half of them, an 8-pixel one (N3's third
- * stage) a quarter, and each row also pays a 4 x 8 transpose. Here a block of LANES images
+ * stage) a quarter, and each row also pays a 4 x 8 transpose. Even where a tile row fills
+ * the vector (28 and 32 pixels: N2's second layer, N3's first stage) the lanes measured
+ * faster, one process, per 64 images on one core: 32x32x16 forward 0.79-0.83, backward
+ * 0.79-0.81 of the tile-row passes; 28x28x32 0.81 / 0.82 (AVX2: 0.87 / 0.85, 0.82 / 0.86);
+ * 32x32x32, whose block is over the scratch cap and stays on tile rows, 0.81 / 0.86. At
+ * 64x64 (16 tiles a row) they were 1.3x slower. Here a block of LANES images
  * is first transposed, 8 x 8 at a time, into a plane whose every pixel is a vector of the
  * eight images' values (P[row][col][lane]); the row passes then run on whole vectors with
  * no shuffles, and a block's column j = tile * LANES + lane. The column passes and the
@@ -11,11 +16,11 @@
  * block of fewer images leaves the missing lanes zero: their columns cost products but
  * change no sum. The 1-D transforms are the row passes' own (bt6, at4, a6, b6). */
 
-/* Narrow maps whose blocks hold LANES images (wino_shape_init gives them eight, unless
- * the channel count makes the block too large), for a block of nb of them: a block of four
- * or fewer (a batch of 1 at inference) would spend most of its products on empty lanes,
- * and takes the tile-row passes. */
-static inline int use_lanes(const wino_shape *s, int nb) { return s->TW <= 4 && s->ipb == LANES && 2 * nb > LANES; }
+/* Maps whose blocks hold LANES images (wino_shape_init gives them eight, unless the
+ * channel count makes the block too large), for a block of nb of them: a block of four or
+ * fewer (a batch of 1 at inference) would spend most of its products on empty lanes, and
+ * takes the tile-row passes. */
+static inline int use_lanes(const wino_shape *s, int nb) { return lanes_map(s) && s->ipb == LANES && 2 * nb > LANES; }
 
 /* P[row top + r][col left + c] = image `lane`'s (at src + lane * step) pixel (r, c), for
  * r < h, c < w; lanes nb and up zero. Whole groups of 8 columns are written: what lands past
