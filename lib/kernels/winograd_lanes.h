@@ -29,10 +29,9 @@ static inline int use_lanes(const wino_shape *s, int nb) { return lanes_map(s) &
 static void lane_fill(const float *src, size_t step, int nb, int h, int w, float *P, int cols, int top, int left) {
     for (int r = 0; r < h; r++)
         for (int c = 0; c < w; c += 8) {
-            __m256i m = lanes_below(w - c);
             __m256 v[8];
             WUNROLL for (int b = 0; b < 8; b++)
-                v[b] = b < nb ? _mm256_maskload_ps(src + b * step + (size_t)r * w + c, m) : _mm256_setzero_ps();
+                v[b] = b < nb ? load_first(src + b * step + (size_t)r * w + c, w - c) : _mm256_setzero_ps();
             transpose8(v);
             float *d = P + ((size_t)(r + top) * cols + left + c) * LANES;
             WUNROLL for (int j = 0; j < 8; j++) _mm256_storeu_ps(d + j * LANES, v[j]);
@@ -46,14 +45,13 @@ static void lane_spill(const float *P, int cols, int top, int left, int h, int w
     for (int r = 0; r < h; r++)
         for (int c = 0; c < w; c += 8) {
             const float *p = P + ((size_t)(r + top) * cols + left + c) * LANES;
-            __m256i m = lanes_below(w - c);
             __m256 v[8];
             WUNROLL for (int j = 0; j < 8; j++) v[j] = _mm256_loadu_ps(p + j * LANES);
             transpose8(v);
             WUNROLL for (int b = 0; b < 8; b++) { /* not b < nb: v would live on the stack */
                 if (b >= nb) break;
                 float *d = dst + b * step + (size_t)r * w + c;
-                if (add) v[b] = _mm256_add_ps(_mm256_maskload_ps(d, m), v[b]);
+                if (add) v[b] = _mm256_add_ps(load_first(d, w - c), v[b]);
                 store_first(d, v[b], w - c);
             }
         }
