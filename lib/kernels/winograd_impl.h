@@ -550,8 +550,8 @@ void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const flo
             dy_tf(s, dy + ((size_t)b0 * s->OC + oc) * ys, s->OC * ys, nb, &w, w.M + (size_t)oc * s->tb, zks);
         for (int k = 0; k < 36; k++) {
             float *Vk = w.V + k * vks, *Zk = w.M + k * zks;
-            sgemm(simd, 0, 1, s->OC, s->C, nt, 1.0f, Zk, s->tb, Vk, s->tb, 1.0f, dU + (size_t)k * s->OC * s->C,
-                  s->C, w.gws);
+            sgemm(simd, 0, 1, s->OC, s->C, nt, 1.0f, Zk, s->tb, Vk, s->tb, b0 ? 1.0f : 0.0f,
+                  dU + (size_t)k * s->OC * s->C, s->C, w.gws);
             /* V_k is spent: dV_k takes its place. */
             if (dx)
                 sgemm_packed(simd, s->C, nt, s->OC, 1.0f, Ut + k * upk_t_floats(s), Zk, s->tb, 0.0f, Vk, s->tb, w.gws);

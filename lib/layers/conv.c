@@ -343,7 +343,7 @@ typedef struct wjob {
 } wjob;
 
 /* The thread's packed U at the start of its workspace, made in the dU area first (which
- * backward clears after). */
+ * backward's products then overwrite). */
 static const float *wino_u(wjob *j, int ith) {
     if (j->up) return j->up;
     float *U = exec_ws(j->x, ith);
@@ -390,7 +390,6 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
     float *dwp = group_slot(n, j->x, c, j->nchunks, &lo, &hi), *dbp = dwp + n->t[0].count;
     float *ws = exec_ws(j->x, ith), *dU = ws + wino_u_floats(s);
     const float *Ut = n->dx[0] ? wino_u(j, ith) : NULL; /* U^T packed, at ws */
-    memset(dU, 0, 36 * (size_t)s->OC * s->C * sizeof(float));
     if (n->bn) batchnorm_dx(n->bn, lo, hi); /* the group's dy, read next */
     size_t xs = (size_t)s->C * s->H * s->W, ys = (size_t)s->OC * s->OH * s->OW;
     wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, n->dy + lo * ys, (int)(hi - lo), dU,
@@ -493,7 +492,7 @@ static void conv_bwd(node *n, exec *x) {
     const conv_p *p = n->p;
     if (p->wino) {
         wjob w = {.n = n, .x = x, .s = wino_of(&j.g), .wt = n->t[0].data, .bwd = 1};
-        /* Each group clears, transforms and sums its own 36 x OC x C dU: on small maps
+        /* Each group makes, transforms and sums its own 36 x OC x C dU: on small maps
          * (N3's 8x8 stage, 64 channels: 590 KB for 32 tiles an image block) groups of 8
          * images spent a fifth of their time on that (1.67 ms per 32 images, 1.30 in groups
          * of 16). Groups get WINO_GROUP_TILES tiles or more; still fixed by the batch alone. */
