@@ -52,9 +52,9 @@ void wino_dweights(const float *dU, int OC, int C, float *dw);
 void wino_fwd(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias, float *y,
               float *ws);
 /* For n images: dU ([36][OC][C]) = the transformed weight gradient (stored: dU is not
- * read, so it needs no clearing), in a fixed order of blocks; dx (n x C x H x W, NULL: not wanted) += the input gradient, or = it if dx_store
- * is set (dx is then only written), which needs Ut from wino_pack_ut for the same simd
- * (NULL when dx is). */
+ * read, so it needs no clearing), in a fixed order of blocks; dx (n x C x H x W, NULL: not
+ * wanted) += the input gradient, or = it if dx_store is set (dx is then only written),
+ * which needs Ut from wino_pack_ut for the same simd (NULL when dx is). */
 void wino_bwd(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
               float *dx, int dx_store, float *ws);
 #endif

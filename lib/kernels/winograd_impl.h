@@ -239,7 +239,6 @@ static inline void interleave4(const __m256 j[4], __m256 out[4]) {
     out[3] = _mm256_shuffle_ps(cdl, cdh, 0xDD);
 }
 
-
 /* Stores the first m (m >= 1; all 8 if m >= 8) lanes. AVX2's vmaskmovps store is slow on
  * AMD processors (measured: it made the row passes slower than scalar code), so without
  * AVX-512's masked stores the tail goes through a copy. */

@@ -6,9 +6,9 @@
  * stage) a quarter, and each row also pays a 4 x 8 transpose. Even where a tile row fills
  * the vector (28 and 32 pixels: N2's second layer, N3's first stage) the lanes measured
  * faster, one process, per 64 images on one core: 32x32x16 forward 0.79-0.83, backward
- * 0.79-0.81 of the tile-row passes; 28x28x32 0.81 / 0.82 (AVX2: 0.87 / 0.85, 0.82 / 0.86);
- * 32x32x32, whose block is over the scratch cap and stays on tile rows, 0.81 / 0.86. At
- * 64x64 (16 tiles a row) they were 1.3x slower. Here a block of LANES images
+ * 0.79-0.81 of the tile-row passes, 28x28x32 0.81 / 0.82 (on AVX2 0.87 / 0.85 and 0.82 /
+ * 0.86); 32x32x32, whose block is over the scratch cap and stays on tile rows, 0.81 / 0.86.
+ * At 64x64 (16 tiles a row) they were 1.3x slower. Here a block of LANES images
  * is first transposed, 8 x 8 at a time, into a plane whose every pixel is a vector of the
  * eight images' values (P[row][col][lane]); the row passes then run on whole vectors with
  * no shuffles, and a block's column j = tile * LANES + lane. The column passes and the
