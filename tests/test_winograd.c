@@ -78,6 +78,34 @@ static int close_to(const char *what, const cs *c, int level, const float *got, 
     return ok;
 }
 
+/* wino_bwd with its dy made from a batchnorm's gradient g and input z (wino_dy_affine)
+ * against the same dy made beforehand, as batchnorm.c's input-gradient pass does, then read:
+ * the same bits, dx stored and dU, with the relu and without. */
+static void affine_case(int level, const cs *c, const wino_shape *s, const float *Ut, const float *x, float *ws) {
+    size_t ny = (size_t)c->N * c->OC * s->OH * s->OW, nx = (size_t)c->N * c->C * c->H * c->W, hw = (size_t)s->OH * s->OW;
+    size_t nu = wino_u_floats(s);
+    float *g = randv(ny), *z = randv(ny), *dz = malloc(ny * sizeof *dz), *k = randv((size_t)c->OC),
+          *kx = randv((size_t)c->OC), *k0 = randv((size_t)c->OC), *a = randv((size_t)c->OC), *b = randv((size_t)c->OC);
+    float *dU1 = malloc(nu * sizeof *dU1), *dU2 = malloc(nu * sizeof *dU2), *dx1 = malloc(nx * sizeof *dx1),
+          *dx2 = malloc(nx * sizeof *dx2);
+    for (int relu = 0; relu <= 1; relu++) {
+        for (size_t i = 0; i < ny; i++) {
+            int o = (int)(i / hw % (size_t)c->OC);
+            float gi = g[i];
+            if (relu) gi = z[i] * a[o] + b[o] > 0.0f ? gi : 0.0f;
+            dz[i] = k[o] * gi - kx[o] * z[i] + k0[o];
+        }
+        wino_dy_affine aff = {g, z, k, kx, k0, a, b, relu};
+        wino_bwd(level, s, Ut, x, dz, c->N, dU1, dx1, 1, NULL, ws);
+        wino_bwd(level, s, Ut, x, NULL, c->N, dU2, dx2, 1, &aff, ws);
+        CHECK(!memcmp(dU1, dU2, (size_t)36 * c->OC * c->C * sizeof *dU1) && !memcmp(dx1, dx2, nx * sizeof *dx1),
+              "dy from a batchnorm's terms (relu %d) on %s: N%d C%d OC%d %dx%d pad %d: not the bits of dy made first",
+              relu, simd_name(level), c->N, c->C, c->OC, c->H, c->W, c->P);
+    }
+    free(g), free(z), free(dz), free(k), free(kx), free(k0), free(a), free(b), free(dU1), free(dU2), free(dx1),
+        free(dx2);
+}
+
 static void run_case(const cs *c) {
     int OH = c->H + 2 * c->P - 2, OW = c->W + 2 * c->P - 2;
     size_t nx = (size_t)c->N * c->C * c->H * c->W, ny = (size_t)c->N * c->OC * OH * OW,
@@ -108,20 +136,24 @@ static void run_case(const cs *c) {
         memcpy(dxg, dx0, nx * sizeof *dxg);
         memcpy(dwg, dw0, nw * sizeof *dwg);
         for (size_t i = 0; i < wino_u_floats(&s); i++) dU[i] = NAN; /* dU is stored, never read */
-        wino_bwd(level, &s, Ut, x, dy, c->N, dU, dxg, 0, ws);
+        wino_bwd(level, &s, Ut, x, dy, c->N, dU, dxg, 0, NULL, ws);
         wino_dweights(dU, c->OC, c->C, dwg);
         close_to("input gradient", c, level, dxg, dx0, dx, nx);
         close_to("weight gradient", c, level, dwg, dw0, dw, nw);
 
         /* Storing dx (its first writer) neither reads nor keeps what was there. */
         for (size_t i = 0; i < nx; i++) dxg[i] = NAN;
-        wino_bwd(level, &s, Ut, x, dy, c->N, dU, dxg, 1, ws);
+        wino_bwd(level, &s, Ut, x, dy, c->N, dU, dxg, 1, NULL, ws);
         close_to("input gradient (stored)", c, level, dxg, NULL, dx, nx);
+
+        /* dy made on the fly from a following batchnorm's terms (with and without its relu)
+         * gives the bits of the same dy made first, as the batchnorm does, then read. */
+        affine_case(level, c, &s, Ut, x, ws);
 
         /* Without dx (a first layer) the weight gradient is the same. */
         memcpy(dwg, dw0, nw * sizeof *dwg);
         for (size_t i = 0; i < wino_u_floats(&s); i++) dU[i] = NAN;
-        wino_bwd(level, &s, NULL, x, dy, c->N, dU, NULL, 0, ws);
+        wino_bwd(level, &s, NULL, x, dy, c->N, dU, NULL, 0, NULL, ws);
         wino_dweights(dU, c->OC, c->C, dwg);
         close_to("weight gradient (dx NULL)", c, level, dwg, dw0, dw, nw);
     }

@@ -23,11 +23,11 @@
 void wino_fwd_avx2(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias, float *y,
                    float *ws);
 void wino_bwd_avx2(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n, float *dU,
-                   float *dx, int dx_store, float *ws);
+                   float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
 void wino_fwd_avx512(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias,
                      float *y, float *ws);
 void wino_bwd_avx512(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n,
-                     float *dU, float *dx, int dx_store, float *ws);
+                     float *dU, float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
 
 int conv_algo_from_env(void) {
     const char *s = getenv("CNN_CONV");
@@ -160,11 +160,11 @@ void wino_fwd(int simd, const wino_shape *s, const float *Up, const float *x, in
 }
 
 void wino_bwd(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
-              float *dx, int dx_store, float *ws) {
+              float *dx, int dx_store, const wino_dy_affine *aff, float *ws) {
 #ifndef CNN_NO_SIMD
-    if (simd == SIMD_AVX512) wino_bwd_avx512(simd, s, Ut, x, dy, n, dU, dx, dx_store, ws);
-    else if (simd == SIMD_AVX2) wino_bwd_avx2(simd, s, Ut, x, dy, n, dU, dx, dx_store, ws);
+    if (simd == SIMD_AVX512) wino_bwd_avx512(simd, s, Ut, x, dy, n, dU, dx, dx_store, aff, ws);
+    else if (simd == SIMD_AVX2) wino_bwd_avx2(simd, s, Ut, x, dy, n, dU, dx, dx_store, aff, ws);
     else
 #endif
-        wino_bwd_portable(simd, s, Ut, x, dy, n, dU, dx, dx_store, ws);
+        wino_bwd_portable(simd, s, Ut, x, dy, n, dU, dx, dx_store, aff, ws);
 }

@@ -51,10 +51,22 @@ void wino_dweights(const float *dU, int OC, int C, float *dw);
  * ideally. */
 void wino_fwd(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias, float *y,
               float *ws);
+/* dy made while it is read, from the gradient g and input z of a per-channel affine layer
+ * right after the convolution (a batch normalisation, with or without a relu): per output
+ * channel o, dy = k[o] g' - kx[o] z + k0[o], where g' = g if z a[o] + b[o] > 0 (relu) or
+ * g, rounded as written (products, then the difference, then the sum). g and z are laid
+ * out like dy. The layer's input gradient then never goes to memory. */
+typedef struct wino_dy_affine {
+    const float *g, *z;
+    const float *k, *kx, *k0, *a, *b;
+    int relu;
+} wino_dy_affine;
+
 /* For n images: dU ([36][OC][C]) = the transformed weight gradient (stored: dU is not
  * read, so it needs no clearing), in a fixed order of blocks; dx (n x C x H x W, NULL: not
  * wanted) += the input gradient, or = it if dx_store is set (dx is then only written),
- * which needs Ut from wino_pack_ut for the same simd (NULL when dx is). */
+ * which needs Ut from wino_pack_ut for the same simd (NULL when dx is). dy is read, or
+ * made from aff when that is not NULL (dy is then not read). */
 void wino_bwd(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
-              float *dx, int dx_store, float *ws);
+              float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
 #endif

@@ -21,7 +21,7 @@
 void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias,
                        float *y, float *ws);
 void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n,
-                       float *dU, float *dx, int dx_store, float *ws);
+                       float *dU, float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
 
 static inline size_t wino_r16(size_t v) { return (v + 15) & ~(size_t)15; }
 /* Floats between the packed U_k of wino_pack_u, and the U_k^T of wino_pack_ut. */
@@ -149,6 +149,29 @@ WINO_IVDEP
     }
 }
 
+/* What a plane fill reads: a channel of an array (aff 0: x, or dy), or one of dy made on the
+ * fly from a following affine layer (aff 1: wino_dy_affine, this channel's coefficients). */
+typedef struct plane_src {
+    const float *p, *g, *z; /* the channel in the first image: p the array, or g and z */
+    float k, kx, k0, a, b;
+    int aff, relu;
+} plane_src;
+
+/* The same source, off floats further on (another image or row). */
+static inline plane_src src_at(plane_src v, size_t off) {
+    if (v.aff) v.g += off, v.z += off;
+    else v.p += off;
+    return v;
+}
+
+/* Element i of the source: what the batchnorm's own input-gradient pass computes. */
+static inline float src_value(const plane_src *v, size_t i) {
+    if (!v->aff) return v->p[i];
+    float z = v->z[i], g = v->g[i];
+    if (v->relu) g = z * v->a + v->b > 0.0f ? g : 0.0f;
+    return v->k * g - v->kx * z + v->k0;
+}
+
 #ifdef __AVX2__
 /* Lanes below m. */
 static inline __m256i lanes_below(int m) {
@@ -168,22 +191,37 @@ static inline __m256 load_first(const float *p, int m) {
 }
 #endif
 
-/* The interior of a plane (dst, rows cols apart) = src (h x w). Rows are short (14 or 28
- * on N2) and the compiler's 16-wide loop would leave 14 to its scalar remainder, so eight
- * at a time, the last eight loaded masked (zeros past the row) and stored whole: what that
- * writes past a row is zeros, which the padding needs, or the start of the next row,
+#ifdef __AVX2__
+/* src_value of the first m elements from i on (all 8 if m >= 8), zeros past them. */
+static inline __attribute__((always_inline)) __m256 src_first(const plane_src *v, size_t i, int m) {
+    if (!v->aff) return load_first(v->p + i, m);
+    __m256 z = load_first(v->z + i, m), g = load_first(v->g + i, m);
+    if (v->relu) {
+        __m256 on = _mm256_add_ps(_mm256_mul_ps(z, _mm256_set1_ps(v->a)), _mm256_set1_ps(v->b));
+        g = _mm256_and_ps(g, _mm256_cmp_ps(on, _mm256_setzero_ps(), _CMP_GT_OQ));
+    }
+    __m256 d = _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(v->k), g),
+                                           _mm256_mul_ps(_mm256_set1_ps(v->kx), z)),
+                             _mm256_set1_ps(v->k0));
+    return m >= 8 ? d : _mm256_and_ps(d, _mm256_castsi256_ps(lanes_below(m))); /* k0 past the row */
+}
+#endif
+
+/* The interior of a plane (dst, rows cols apart) = the source (h x w). Rows are short (14
+ * or 28 on N2) and the compiler's 16-wide loop would leave 14 to its scalar remainder, so
+ * eight at a time, the last eight loaded masked (zeros past the row) and stored whole: what
+ * that writes past a row is zeros, which the padding needs, or the start of the next row,
  * written after it. (A masked store here made the row passes' loads of the same lines
- * wait: masked stores do not forward to loads.) Needs the plane's slack after the end. */
-static void fill_plane(const float *src, int h, int w, float *dst, int cols) {
+ * wait: masked stores do not forward to loads.) Needs the plane's slack after the end.
+ * Inlined, so that a plain array's fill has no trace of the affine case. */
+static inline __attribute__((always_inline)) void fill_plane(plane_src src, int h, int w, float *dst, int cols) {
     for (int r = 0; r < h; r++) {
         float *restrict d = dst + (size_t)r * cols;
-        const float *restrict v = src + (size_t)r * w;
-        int c = 0;
+        size_t i = (size_t)r * w;
 #ifdef __AVX2__
-        for (; c + 8 <= w; c += 8) _mm256_storeu_ps(d + c, _mm256_loadu_ps(v + c));
-        if (c < w) _mm256_storeu_ps(d + c, load_first(v + c, w - c));
+        for (int c = 0; c < w; c += 8) _mm256_storeu_ps(d + c, src_first(&src, i + c, w - c));
 #else
-        for (; c < w; c++) d[c] = v[c];
+        for (int c = 0; c < w; c++) d[c] = src_value(&src, i + c);
 #endif
     }
 }
@@ -321,7 +359,7 @@ static inline int block_cols(const wino_shape *s, int nb) { return (use_lanes(s,
  * first tile at E on. */
 static void in_rows(const wino_shape *s, const float *xc, const wino_ws *w, float *E, int n) {
     int cols = 4 * s->TW + 2;
-    fill_plane(xc, s->H, s->W, w->xp + (size_t)s->PH * cols + s->PW, cols);
+    fill_plane((plane_src){.p = xc}, s->H, s->W, w->xp + (size_t)s->PH * cols + s->PW, cols);
     /* Each plane row once (row_dests), in plane order: what a store lands past a tile row
      * is still overwritten later. */
     for (int r = 0; r < 4 * s->TH + 2; r++) {
@@ -402,7 +440,7 @@ static void out_tf(const wino_shape *s, const float *Mo, ptrdiff_t ks, const win
 }
 
 /* The row pass of one output channel of dy, one image, as in_rows. */
-static void dy_rows(const wino_shape *s, const float *dyc, const wino_ws *w, float *E, int n) {
+static void dy_rows(const wino_shape *s, plane_src dyc, const wino_ws *w, float *E, int n) {
     int cols = 4 * s->TW;
     fill_plane(dyc, s->OH, s->OW, w->yp, cols);
     for (int ty = 0; ty < s->TH; ty++)
@@ -424,14 +462,14 @@ static void dy_rows(const wino_shape *s, const float *dyc, const wino_ws *w, flo
 
 /* One output channel of dy (nb images, ystep apart) into Z (A dY A^T per tile; outputs
  * past OH/OW count as 0). */
-static void dy_tf(const wino_shape *s, const float *dyc, size_t ystep, int nb, const wino_ws *w, float *Zo,
+static void dy_tf(const wino_shape *s, plane_src dyc, size_t ystep, int nb, const wino_ws *w, float *Zo,
                   ptrdiff_t ks) {
     int n = stage_stride(s);
 #ifdef __AVX2__
     if (use_lanes(s, nb)) dy_rows_lanes(s, dyc, ystep, nb, w, w->E, n);
     else
 #endif
-        for (int bi = 0; bi < nb; bi++) dy_rows(s, dyc + bi * ystep, w, w->E + bi * s->tpi, n);
+        for (int bi = 0; bi < nb; bi++) dy_rows(s, src_at(dyc, bi * ystep), w, w->E + bi * s->tpi, n);
     for (int k2 = 0; k2 < 6; k2++) tf_a(w->E + k2 * n, 6 * n, Zo + k2 * ks, 6 * ks, block_cols(s, nb)); /* Z[k1][k2] */
 }
 
@@ -532,8 +570,16 @@ void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const flo
     }
 }
 
+/* Output channel oc of dy in image b0: the array, or aff's terms. */
+static plane_src dy_channel(const wino_shape *s, const float *dy, const wino_dy_affine *aff, int b0, int oc) {
+    size_t off = ((size_t)b0 * s->OC + oc) * s->OH * s->OW;
+    if (!aff) return (plane_src){.p = dy + off};
+    return (plane_src){.g = aff->g + off, .z = aff->z + off, .k = aff->k[oc], .kx = aff->kx[oc], .k0 = aff->k0[oc],
+                       .a = aff->a[oc], .b = aff->b[oc], .aff = 1, .relu = aff->relu};
+}
+
 void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
-              float *dx, int dx_store, float *ws) {
+              float *dx, int dx_store, const wino_dy_affine *aff, float *ws) {
     wino_ws w = split_ws(s, ws);
     size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
     ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, zks = (ptrdiff_t)s->OC * s->tb;
@@ -546,7 +592,7 @@ void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const flo
         for (int c = 0; c < s->C; c++)
             in_tf(s, x + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
         for (int oc = 0; oc < s->OC; oc++)
-            dy_tf(s, dy + ((size_t)b0 * s->OC + oc) * ys, s->OC * ys, nb, &w, w.M + (size_t)oc * s->tb, zks);
+            dy_tf(s, dy_channel(s, dy, aff, b0, oc), s->OC * ys, nb, &w, w.M + (size_t)oc * s->tb, zks);
         for (int k = 0; k < 36; k++) {
             float *Vk = w.V + k * vks, *Zk = w.M + k * zks;
             sgemm(simd, 0, 1, s->OC, s->C, nt, 1.0f, Zk, s->tb, Vk, s->tb, b0 ? 1.0f : 0.0f,

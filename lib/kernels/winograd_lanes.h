@@ -26,12 +26,13 @@ static inline int use_lanes(const wino_shape *s, int nb) { return lanes_map(s) &
  * r < h, c < w; lanes nb and up zero. Whole groups of 8 columns are written: what lands past
  * a row is zeros, which the padding needs, or the start of the next row, written after it
  * (the plane has 8 pixels of slack after its last row). */
-static void lane_fill(const float *src, size_t step, int nb, int h, int w, float *P, int cols, int top, int left) {
+static inline __attribute__((always_inline)) void lane_fill(plane_src src, size_t step, int nb, int h, int w,
+                                                             float *P, int cols, int top, int left) {
     for (int r = 0; r < h; r++)
         for (int c = 0; c < w; c += 8) {
             __m256 v[8];
             WUNROLL for (int b = 0; b < 8; b++)
-                v[b] = b < nb ? load_first(src + b * step + (size_t)r * w + c, w - c) : _mm256_setzero_ps();
+                v[b] = b < nb ? src_first(&src, b * step + (size_t)r * w + c, w - c) : _mm256_setzero_ps();
             transpose8(v);
             float *d = P + ((size_t)(r + top) * cols + left + c) * LANES;
             WUNROLL for (int j = 0; j < 8; j++) _mm256_storeu_ps(d + j * LANES, v[j]);
@@ -61,7 +62,7 @@ static void lane_spill(const float *P, int cols, int top, int left, int h, int w
 static void in_rows_lanes(const wino_shape *s, const float *xc, size_t xstep, int nb, const wino_ws *w, float *E,
                           int n) {
     int cols = 4 * s->TW + 2;
-    lane_fill(xc, xstep, nb, s->H, s->W, w->xp, cols, s->PH, s->PW);
+    lane_fill((plane_src){.p = xc}, xstep, nb, s->H, s->W, w->xp, cols, s->PH, s->PW);
     for (int r = 0; r < 4 * s->TH + 2; r++) {
         float *e[2];
         int ne = row_dests(s, E, n, r, LANES, e);
@@ -98,7 +99,7 @@ static void out_rows_lanes(const wino_shape *s, const float *D, int n, float bia
 }
 
 /* The row pass of one output channel of dy for a block, as dy_rows. */
-static void dy_rows_lanes(const wino_shape *s, const float *dyc, size_t ystep, int nb, const wino_ws *w, float *E,
+static void dy_rows_lanes(const wino_shape *s, plane_src dyc, size_t ystep, int nb, const wino_ws *w, float *E,
                           int n) {
     int cols = 4 * s->TW;
     lane_fill(dyc, ystep, nb, s->OH, s->OW, w->yp, cols, 0, 0);
