@@ -180,7 +180,7 @@ typedef struct bn_dx_terms {
     const float *g, *x, *k, *kx, *k0, *scale, *shift;
     int relu;
 } bn_dx_terms;
-int batchnorm_dx_terms(const node *bn, bn_dx_terms *t);
+int batchnorm_dx_terms(node *bn, bn_dx_terms *t);
 
 /* A max pool run by its producer conv (node.pool): whether it is the 2x2 stride-2 window
  * that can be; its forward for images [lo, hi) from their conv output x (the winners kept
