@@ -614,15 +614,14 @@ static void gap_layer_vs_naive(int simd, int n, int c, int h, int w, int store) 
 /* A batchnorm paired with its conv gives the bits of the same layers unpaired, also where
  * the conv's forward splits output channels instead of images (batch 1 on 2 threads: the
  * batchnorm takes its own sums). */
-static void paired_vs_unpaired(int n) {
-    const char *doc = "layers:\n- {type: conv, filters: 16, kernel: 3, stride: 2}\n- batchnorm\n- relu\n"
-                      "- {type: dense, units: 3}\n";
-    ynode *root = build_doc(doc, "paired", (shape){3, 9, 9}, 5);
+static void paired_vs_unpaired(const char *doc, shape sin, int n) {
+    ynode *root = build_doc(doc, "paired", sin, 5);
     cnn_error e = {0};
     graph_set_threads(&g, 2, &e);
     CHECK(g.nodes[1].bn == &g.nodes[2] && g.nodes[2].paired, "the batchnorm is paired with its conv");
-    int64_t ni = n * 3 * 81, no = n * 3;
-    float *in = malloc((size_t)ni * sizeof *in), *dout = malloc((size_t)no * sizeof *dout), out[2][3 * 3];
+    int64_t ni = n * shape_size(sin), no = n * 3;
+    float *in = malloc((size_t)ni * sizeof *in), *dout = malloc((size_t)no * sizeof *dout);
+    float *out[2] = {malloc((size_t)no * sizeof(float)), malloc((size_t)no * sizeof(float))};
     float *din[2] = {malloc((size_t)ni * sizeof(float)), malloc((size_t)ni * sizeof(float))};
     float *gr[2] = {malloc((size_t)g.nparams * sizeof(float)), malloc((size_t)g.nparams * sizeof(float))};
     for (int64_t i = 0; i < ni; i++) in[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
@@ -638,10 +637,10 @@ static void paired_vs_unpaired(int n) {
     }
     CHECK(!memcmp(out[0], out[1], (size_t)no * sizeof(float)) && !memcmp(din[0], din[1], (size_t)ni * sizeof(float)) &&
               !memcmp(gr[0], gr[1], (size_t)g.nparams * sizeof(float)),
-          "batch %d: a batchnorm paired with its conv differs from the unpaired layers", n);
+          "batch %d: a batchnorm paired with its conv differs from the unpaired layers:\n%s", n, doc);
     graph_free(&g);
     ytree_free(root);
-    free(in), free(dout), free(din[0]), free(din[1]), free(gr[0]), free(gr[1]);
+    free(in), free(dout), free(out[0]), free(out[1]), free(din[0]), free(din[1]), free(gr[0]), free(gr[1]);
 }
 
 int main(void) {
@@ -650,8 +649,22 @@ int main(void) {
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) found |= !strcmp(cases[i].type, layer_registry[l]->type);
         CHECK(found, "layer type '%s' has no gradient-check case in tests/test_layers.c", layer_registry[l]->type);
     }
-    paired_vs_unpaired(1);
-    paired_vs_unpaired(3);
+    /* The stride-2 GEMM path at batch 1 (output channels split) and 3; the Winograd path,
+     * where the batchnorm's input gradient is made inside the conv's dy fill, with and
+     * without the relu, at batch 3 (one backward group) and 16 (two groups: the second
+     * starts at image 8). */
+    const char *gemm = "layers:\n- {type: conv, filters: 16, kernel: 3, stride: 2}\n- batchnorm\n- relu\n"
+                       "- {type: dense, units: 3}\n";
+    const char *wino = "layers:\n- {type: conv, filters: 16, kernel: 3, bias: false}\n- batchnorm\n- relu\n"
+                       "- {type: dense, units: 3}\n";
+    const char *wino_plain = "layers:\n- {type: conv, filters: 16, kernel: 3, bias: false}\n- batchnorm\n"
+                             "- {type: dense, units: 3}\n";
+    paired_vs_unpaired(gemm, (shape){3, 9, 9}, 1);
+    paired_vs_unpaired(gemm, (shape){3, 9, 9}, 3);
+    for (int n = 3; n <= 16; n += 13) {
+        paired_vs_unpaired(wino, (shape){8, 9, 9}, n);
+        paired_vs_unpaired(wino_plain, (shape){8, 9, 9}, n);
+    }
     for (int simd = 0; simd < SIMD_COUNT; simd++) {
         if (!simd_supported(simd)) continue;
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], simd);
