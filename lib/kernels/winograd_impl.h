@@ -189,9 +189,7 @@ static inline __m256 load_first(const float *p, int m) {
     return _mm256_maskload_ps(p, lanes_below(m));
 #endif
 }
-#endif
 
-#ifdef __AVX2__
 /* src_value of the first m elements from i on (all 8 if m >= 8), zeros past them. */
 static inline __attribute__((always_inline)) __m256 src_first(const plane_src *v, size_t i, int m) {
     if (!v->aff) return load_first(v->p + i, m);

@@ -16,6 +16,7 @@
  * backward coefficients k[C], kx[C], k0[C], then per-plane partial sums part[N][C][2]. */
 #include "layer.h"
 #include "../kernels/reduce.h"
+#include "../kernels/winograd.h"
 #include <math.h>
 #include <stddef.h>
 
@@ -246,10 +247,12 @@ void batchnorm_dx(node *bn, int64_t lo, int64_t hi) {
 
 /* dx_range's terms for a conv that makes the input gradient as it reads it: only when dx
  * is stored (the batchnorm its only writer), so that nothing else is to be added. */
-int batchnorm_dx_terms(node *bn, bn_dx_terms *t) {
+int batchnorm_dx_terms(node *bn, int64_t lo, wino_dy_affine *t) {
     if (!(bn->dx_fresh & 1)) return 0;
     ctx c = bn_ctx(bn, 0, 1, 1, NULL);
-    *t = (bn_dx_terms){bn->dy, bn->x[0], fix(&c, K), fix(&c, KX), fix(&c, K0), fix(&c, SCALE), fix(&c, SHIFT), c.relu};
+    int64_t o = plane(&c, lo, 0);
+    *t = (wino_dy_affine){bn->dy + o, bn->x[0] + o, fix(&c, K), fix(&c, KX), fix(&c, K0), fix(&c, SCALE),
+                          fix(&c, SHIFT), c.relu};
     return 1;
 }
 

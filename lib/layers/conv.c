@@ -394,16 +394,11 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
     /* A paired batchnorm's input gradient, this conv's dy, is made as the transforms read it
      * and never stored (it was a pass writing and one reading the whole of dy), unless a bias
      * gradient needs it; or made for the group's images right before they are read. */
-    bn_dx_terms t;
-    wino_dy_affine aff, *pa = NULL;
-    if (n->bn && n->nt == 1 && batchnorm_dx_terms(n->bn, &t)) {
-        aff = (wino_dy_affine){t.g + lo * ys, t.x + lo * ys, t.k, t.kx, t.k0, t.scale, t.shift, t.relu};
-        pa = &aff;
-    } else if (n->bn) {
-        batchnorm_dx(n->bn, lo, hi);
-    }
-    wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, pa ? NULL : n->dy + lo * ys, (int)(hi - lo), dU,
-             n->dx[0] ? n->dx[0] + lo * xs : NULL, n->dx_fresh & 1, pa, ws + 2 * wino_u_floats(s));
+    wino_dy_affine aff;
+    int made = n->bn && n->nt == 1 && batchnorm_dx_terms(n->bn, lo, &aff);
+    if (n->bn && !made) batchnorm_dx(n->bn, lo, hi);
+    wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, made ? NULL : n->dy + lo * ys, (int)(hi - lo), dU,
+             n->dx[0] ? n->dx[0] + lo * xs : NULL, n->dx_fresh & 1, made ? &aff : NULL, ws + 2 * wino_u_floats(s));
     wino_dweights(dU, s->OC, s->C, dwp);
     if (n->nt > 1) bias_grad(n->dy, lo, hi, s->OC, s->OH * s->OW, dbp);
 }

@@ -173,14 +173,11 @@ void batchnorm_stats(node *bn, const float *x, int64_t lo, int64_t hi);
 /* A paired batchnorm's input gradient for images [lo, hi): called by the conv's backward
  * after the batchnorm's. */
 void batchnorm_dx(node *bn, int64_t lo, int64_t hi);
-/* Or its terms, for a conv that forms it while reading it (dx = k g' - kx x + k0, g' = g
- * where x scale + shift > 0 if relu, else g; per channel): returns 0 (t untouched) when the
- * batchnorm's dx cannot be made that way, 1 after its backward has set them. */
-typedef struct bn_dx_terms {
-    const float *g, *x, *k, *kx, *k0, *scale, *shift;
-    int relu;
-} bn_dx_terms;
-int batchnorm_dx_terms(node *bn, bn_dx_terms *t);
+/* Or its terms for images from lo on, for a Winograd conv that forms it while reading it
+ * (kernels/winograd.h): returns 0 (t untouched) when the batchnorm's dx cannot be made that
+ * way, 1 after its backward has set them. */
+struct wino_dy_affine;
+int batchnorm_dx_terms(node *bn, int64_t lo, struct wino_dy_affine *t);
 
 /* A max pool run by its producer conv (node.pool): whether it is the 2x2 stride-2 window
  * that can be; its forward for images [lo, hi) from their conv output x (the winners kept
