@@ -6,7 +6,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "core/util.h"
 
 void *side_make_old(const char *, int, int);
 void side_step_old(void *, const float *, const float *, int, int);
@@ -15,11 +16,6 @@ long long side_in_new(void *);
 long long side_out_new(void *);
 void side_step_new(void *, const float *, const float *, int, int);
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -30,9 +26,9 @@ static double median(double *v, int n) {
 }
 static double timed(void (*step)(void *, const float *, const float *, int, int), void *g, const float *x,
                     const float *d, int batch, int i) {
-    double t = now();
+    double t = now_seconds();
     step(g, x, d, batch, i);
-    return now() - t;
+    return now_seconds() - t;
 }
 
 int main(int argc, char **argv) {

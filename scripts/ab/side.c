@@ -3,6 +3,7 @@
  * backward; no optimizer). Compiled twice, against the old tree's headers with every library
  * symbol renamed (-include the generated renames) and against the new tree's, so both
  * engines live in one process. SIDE names this copy's functions. */
+#include "core/util.h"
 #include "graph/graph.h"
 #include "graph/ytree.h"
 
@@ -14,8 +15,9 @@
 #define CAT(a, b) CAT2(a, b)
 #define FN(name) CAT(name, SIDE)
 
-static void die(const char *what, const cnn_error *e) {
-    fprintf(stderr, "ab-step: %s: %s\n", what, e->msg);
+/* The library's messages name the file already. */
+static void die(const cnn_error *e) {
+    fprintf(stderr, "ab-step: %s\n", e->msg);
     exit(1);
 }
 
@@ -27,24 +29,18 @@ static int dim(ynode *in, const char *key) {
 void *FN(side_make)(const char *path, int batch, int threads) {
     cnn_error e;
     memset(&e, 0, sizeof e);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        exit(1);
-    }
-    static char text[1 << 20];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
+    char *text;
+    size_t len;
     ynode *root;
-    if (ytree_parse(text, len, path, &root, &e)) die(path, &e);
+    if (file_read_all(path, 1 << 20, &text, &len, &e) || ytree_parse(text, len, path, &root, &e)) die(&e);
     ynode *in = ytree_get(root, "input");
     shape s;
     memset(&s, 0, sizeof s);
     s.c = dim(in, "channels"), s.h = dim(in, "height"), s.w = dim(in, "width");
     graph *g = calloc(1, sizeof *g);
-    if (graph_build(g, ytree_get(root, "layers"), path, s, &e)) die(path, &e);
+    if (graph_build(g, ytree_get(root, "layers"), path, s, &e)) die(&e);
     graph_init(g, 1);
-    if (graph_set_threads(g, threads, &e) || graph_reserve(g, batch, 1, &e)) die(path, &e);
+    if (graph_set_threads(g, threads, &e) || graph_reserve(g, batch, 1, &e)) die(&e);
     return g;
 }
 
