@@ -25,12 +25,7 @@ static inline void split_range(int64_t n, int ith, int nth, int64_t *lo, int64_t
 }
 
 /* 64-byte aligned allocation (freed with free()); NULL on failure or overflow. */
-static inline void *aligned_alloc64(size_t bytes) {
-    void *p = NULL;
-    if (bytes == 0) bytes = 64;
-    if (posix_memalign(&p, 64, (bytes + 63) & ~(size_t)63)) return NULL;
-    return p;
-}
+void *aligned_alloc64(size_t bytes);
 
 /* Unsigned integers of file formats, read byte by byte (any alignment, any host order). */
 static inline uint32_t rd_be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
