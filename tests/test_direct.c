@@ -5,7 +5,8 @@
  * which crops in the input gradient), images from 1x1 to 28x28 with widths that are not a
  * multiple of any vector width, and outputs narrower than the kernel. Layers that keep the
  * size and layers that shrink it take the input gradient's two ways ("full" and "scatter"),
- * so both are covered.
+ * so both are covered; each is also forced, with the third ("lanes", images in the vector
+ * lanes) where the shape allows it, and that way runs on batches of 16 and more.
  *
  * Tolerance: each value is a sum of up to C * KH * KW (or OC * KH * KW, or positions x
  * images) fp32 products in another order than the reference, so an element may be off by
@@ -29,6 +30,7 @@
 
 static const double TOL = 1e-5;
 static double worst_seen;
+static int lanes_runs; /* input gradients that took the lanes way */
 
 typedef struct cs { int N, C, OC, H, W, KH, KW, PT, PB, PL, PR; } cs;
 
@@ -134,6 +136,24 @@ static void run_case(const cs *c) {
         close_to("weight gradient", c, level, dwg, dw0, dw, nw, m.dw);
         close_to("bias gradient", c, level, dbg, db0, db, (size_t)c->OC, m.db);
 
+        /* Each way of the input gradient, forced (lanes where the shape allows it). */
+        for (int way = DIRECT_DX_FULL; way <= DIRECT_DX_LANES; way++) {
+            direct_shape f = s;
+            f.dx_way = way;
+            int took = direct_dx_way(level, &f, c->N);
+            CHECK(took == way || (way == DIRECT_DX_LANES && took != DIRECT_DX_AUTO),
+                  "direct_dx_way gave %d for way %d", took, way);
+            if (took != way) continue;
+            lanes_runs += way == DIRECT_DX_LANES;
+            for (size_t i = 0; i < nws; i++) ws[i] = NAN;
+            memcpy(dxg, dx0, nx * sizeof *dxg);
+            memcpy(dwg, dw0, nw * sizeof *dwg);
+            direct_bwd(level, &f, w, x, dy, c->N, dwg, NULL, dxg, ws);
+            static const char *const names[] = {"", "input gradient (full)", "input gradient (scatter)",
+                                                "input gradient (lanes)"};
+            close_to(names[way], c, level, dxg, dx0, dx, nx, m.dx);
+        }
+
         /* Without dx and db (a first layer without bias) the weight gradient is the same
          * (its block size may differ: compared with the tolerance). */
         float *dw2 = malloc(nw * sizeof *dw2);
@@ -209,6 +229,23 @@ int main(void) {
      * more images than one block of sums holds. */
     cs chan_lanes = {9, 6, 48, 9, 11, 3, 3, 1, 1, 1, 1};
     run_case(&chan_lanes);
+    /* The input gradient with images in the lanes, over one whole block of 16 and a ragged
+     * one: N1's second layer (which takes it unforced), same-size and asymmetric padding,
+     * more padding below than the kernel needs, a 1x1 kernel, two blocks and a ragged one. */
+    int before = lanes_runs;
+    cs img_lanes[] = {{17, 6, 16, 14, 14, 5, 5, 0, 0, 0, 0}, {19, 3, 5, 9, 11, 3, 3, 1, 1, 1, 1},
+                      {18, 2, 7, 6, 13, 5, 3, 2, 0, 1, 2},   {16, 1, 3, 2, 5, 3, 3, 1, 3, 0, 1},
+                      {21, 5, 17, 7, 3, 1, 1, 0, 0, 0, 0},   {33, 6, 16, 10, 10, 5, 5, 0, 0, 0, 0}};
+    for (size_t i = 0; i < sizeof img_lanes / sizeof img_lanes[0]; i++) run_case(&img_lanes[i]);
+    CHECK(lanes_runs - before >= 6, "only %d of the lanes shapes took the lanes way", lanes_runs - before);
+    {
+        direct_shape n1;
+        direct_shape_init(&n1, 6, 14, 14, 16, 5, 5, 0, 0, 0, 0);
+        for (int level = SIMD_AVX2; level < SIMD_COUNT; level++)
+            if (simd_supported(level))
+                CHECK(direct_dx_way(level, &n1, 16) == DIRECT_DX_LANES,
+                      "N1's second layer on 16 images does not take the lanes way on %s", simd_name(level));
+    }
 
     layer_checks(1, 3);
     layer_checks(3, 5);
@@ -216,6 +253,7 @@ int main(void) {
     setenv("CNN_CONV", "direct", 1);
     CHECK(conv_algo_from_env() == CONV_DIRECT, "CNN_CONV=direct gave %d", conv_algo_from_env());
     unsetenv("CNN_CONV");
-    printf("%d shapes; largest error %.2g of the largest |value| (tolerance %.0e)\n", ncase + 6, worst_seen, TOL);
+    printf("%d shapes (%d input gradients in lanes); largest error %.2g of the largest |value| (tolerance %.0e)\n",
+           ncase + 12, lanes_runs, worst_seen, TOL);
     return check_done();
 }

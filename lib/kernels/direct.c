@@ -13,6 +13,8 @@ void direct_fwd_prep_avx2(const direct_shape *s, const float *w, float *ws);
 void direct_fwd_avx2(const direct_shape *s, const float *x, int n, const float *bias, int relu, float *y, float *ws);
 void direct_bwd_avx2(const direct_shape *s, const float *w, const float *x, const float *dy, int n, float *dw,
                      float *db, float *dx, float *ws);
+int direct_dx_way_avx2(const direct_shape *s, int n);
+int direct_dx_way_avx512(const direct_shape *s, int n);
 void direct_fwd_prep_avx512(const direct_shape *s, const float *w, float *ws);
 void direct_fwd_avx512(const direct_shape *s, const float *x, int n, const float *bias, int relu, float *y,
                        float *ws);
@@ -61,4 +63,12 @@ void direct_bwd(int simd, const direct_shape *s, const float *w, const float *x,
     else
 #endif
         direct_bwd_portable(s, w, x, dy, n, dw, db, dx, ws);
+}
+
+int direct_dx_way(int simd, const direct_shape *s, int n) {
+#ifndef CNN_NO_SIMD
+    if (simd == SIMD_AVX512) return direct_dx_way_avx512(s, n);
+    if (simd == SIMD_AVX2) return direct_dx_way_avx2(s, n);
+#endif
+    return direct_dx_way_portable(s, n);
 }

@@ -14,18 +14,24 @@
  * the bias gradient with it. The input gradient is either the forward convolution of dy
  * with the weights flipped and their channel axes swapped, or (where the layer shrinks the
  * image, so that this would multiply many zeros of dy's padding) the same kernel forming
- * sum over o of w[o][c][ky][kx] * dy[o] into shifted planes, added into dx a row at a time;
- * direct_impl.h picks the cheaper. Every sum runs in a fixed order: the bits depend only on
+ * sum over o of w[o][c][ky][kx] * dy[o] into shifted planes, added into dx a row at a time,
+ * or (on calls of many images) the forward form with VW images in the vector lanes, each
+ * row of dx taking only the filter rows that reach dy; direct_impl.h picks the cheapest. Every sum runs in a fixed order: the bits depend only on
  * the inputs, the SIMD level and the images of the call. */
 #ifndef CNN_DIRECT_H
 #define CNN_DIRECT_H
 #include <stddef.h>
 #include <stdint.h>
 
+/* The input gradient's three ways (direct_impl.h): the cheapest is taken unless
+ * direct_shape.dx_way names one (tests run each); "lanes" only where direct_dx_way allows. */
+enum { DIRECT_DX_AUTO, DIRECT_DX_FULL, DIRECT_DX_SCATTER, DIRECT_DX_LANES };
+
 typedef struct direct_shape {
     int C, H, W, OC, KH, KW;
     int PT, PL; /* padding above and left of the input (below and right follow from OH, OW) */
     int OH, OW; /* H + PT + PB - KH + 1 and W + PL + PR - KW + 1, both >= 1 */
+    int dx_way; /* DIRECT_DX_AUTO (what direct_shape_init sets) or the way to take */
 } direct_shape;
 
 /* Floats of one image's planes (all channels, all shifts) beyond which a shape is refused. */
@@ -49,4 +55,7 @@ void direct_fwd(int simd, const direct_shape *s, const float *x, int n, const fl
  * Weights w as in the forward pass; ws as above (no prep needed). */
 void direct_bwd(int simd, const direct_shape *s, const float *w, const float *x, const float *dy, int n, float *dw,
                 float *db, float *dx, float *ws);
+/* The way (DIRECT_DX_FULL, _SCATTER or _LANES) direct_bwd takes for the input gradient of n
+ * images at this simd level. */
+int direct_dx_way(int simd, const direct_shape *s, int n);
 #endif

@@ -23,6 +23,7 @@ void DIRECT_FN(direct_fwd)(const direct_shape *s, const float *x, int n, const f
                            float *ws);
 void DIRECT_FN(direct_bwd)(const direct_shape *s, const float *w, const float *x, const float *dy, int n, float *dw,
                            float *db, float *dx, float *ws);
+int DIRECT_FN(direct_dx_way)(const direct_shape *s, int n);
 
 /* The vector type of this build: vf holds VW floats. Loads and stores of the first n
  * lanes serve the ragged end of a plane; the lanes past n read as zero. */
@@ -89,6 +90,18 @@ INLINE void vstore_n(float *p, vf v, int n) {
 INLINE float vsum(vf v) { return v; }
 #endif
 
+/* r[i] = row i of a VW x VW block -> r[j] = column j. */
+#if defined(__AVX2__)
+#include "transpose.h"
+#if defined(__AVX512F__)
+INLINE void transpose_vw(vf r[VW]) { transpose16(r); }
+#else
+INLINE void transpose_vw(vf r[VW]) { transpose8(r); }
+#endif
+#else
+INLINE void transpose_vw(vf r[VW]) { (void)r; } /* one lane: nothing moves */
+#endif
+
 /* The first n lanes at p (n may be <= 0 or >= VW). */
 INLINE vf vload_part(const float *p, int n) { return n >= VW ? vload(p) : n > 0 ? vload_n(p, n) : vzero(); }
 INLINE void vstore_part(float *p, vf v, int n) {
@@ -121,12 +134,28 @@ typedef struct dws {
     int *offd;    /* each tap's offset in the planes of dy */
     float *g;     /* the input gradient's sums over ky before the adds into dx: planes like px */
     float *dyt;   /* dy transposed, image after image (weight gradient with channel lanes) */
+    float *dyl;   /* dy with images in the lanes, rows widened by KW - 1 zero columns each side */
+    float *dxl;   /* the input gradient with images in the lanes */
     int px_stride, pd_stride;
 } dws;
 
 /* Planes follow each other at whole cache lines; a vector read past one plane's end reads
  * the next (finite values: zeros or data), and SLACK floats after the last one. */
 static int plane_stride(int rows, int width) { return (int)dr16((size_t)rows * width); }
+
+/* The input gradient with images in the lanes (below) keeps dy and dx of VW images; it is
+ * offered to shapes whose two buffers fit LANES_BUDGET floats, so that layers it would not
+ * pay on (a 28x28 first layer with 32 filters: 1.9 MB) do not carry them. */
+enum { LANES_BUDGET = 1 << 17 };
+static int lanes_row(const direct_shape *s) { return s->OW + 2 * (s->KW - 1); }
+/* Sized for LANES_MAX lanes: direct_ws_floats (the portable build) sizes every level's. */
+static size_t lanes_dy_floats(const direct_shape *s) { return (size_t)s->OC * s->OH * lanes_row(s) * LANES_MAX; }
+static size_t lanes_dx_floats(const direct_shape *s) { return (size_t)s->C * s->H * s->W * LANES_MAX; }
+static int lanes_ok(const direct_shape *s) {
+    int PB = s->OH + s->KH - 1 - s->H - s->PT, PR = s->OW + s->KW - 1 - s->W - s->PL;
+    return s->PT >= 0 && s->PL >= 0 && PB >= 0 && PR >= 0 &&
+           lanes_dy_floats(s) + lanes_dx_floats(s) <= LANES_BUDGET;
+}
 
 static int batch_images(const direct_shape *s) {
     size_t one = (size_t)s->C * s->KW * plane_stride(s->OH + s->KH - 1, s->OW);
@@ -142,21 +171,24 @@ static size_t ws_layout(const direct_shape *s, float *base, dws *w) {
     dws d;
     d.px_stride = plane_stride(s->OH + s->KH - 1, s->OW);
     d.pd_stride = plane_stride(s->H + s->KH - 1, s->W);
+    size_t sink = L > Lt ? L : Lt, lanes = lanes_ok(s);
+    if ((size_t)s->W * LANES_MAX > sink) sink = (size_t)s->W * LANES_MAX; /* a row of dx in lanes */
     size_t o = 0,
-           sizes[11] = {dr16(nwp > nwt ? nwp : nwt), (size_t)batch_images(s) * s->C * s->KW * d.px_stride + SLACK,
+           sizes[13] = {dr16(nwp > nwt ? nwp : nwt), (size_t)batch_images(s) * s->C * s->KW * d.px_stride + SLACK,
                         (size_t)s->OC * (s->KW * (size_t)d.pd_stride > dr16(L) ? s->KW * (size_t)d.pd_stride
                                                                                 : dr16(L)) + SLACK,
-                        dr16((L > Lt ? L : Lt) + SLACK),
+                        dr16(sink + SLACK),
                         dr16(L + SLACK), dr16((size_t)(s->OC + RMAX) * (T + TBMAX) * LANES_MAX),
                         dr16((size_t)(s->OC + RMAX) * LANES_MAX), dr16(T + TAP_PAD), dr16(Tt),
-                        (size_t)s->C * s->KW * d.px_stride + SLACK, dr16((size_t)batch_images(s) * L * s->OC)};
-    float *f[11];
-    for (int i = 0; i < 11; i++) {
+                        (size_t)s->C * s->KW * d.px_stride + SLACK, dr16((size_t)batch_images(s) * L * s->OC),
+                        lanes ? dr16(lanes_dy_floats(s)) : 0, lanes ? dr16(lanes_dx_floats(s)) : 0};
+    float *f[13];
+    for (int i = 0; i < 13; i++) {
         f[i] = base ? base + o : NULL;
         o += sizes[i];
     }
     d.wp = f[0], d.px = f[1], d.pd = f[2], d.sink = f[3], d.zrow = f[4], d.dwv = f[5], d.dbv = f[6], d.g = f[9];
-    d.dyt = f[10];
+    d.dyt = f[10], d.dyl = f[11], d.dxl = f[12];
     /* The offsets are ints in float-sized slots of the same buffer (never read as floats). */
     d.offx = (int *)f[7], d.offd = (int *)f[8];
     if (w) *w = d;
@@ -211,6 +243,7 @@ typedef struct fwd_args {
     const float *pl;  /* the planes */
     const int *off;   /* T tap offsets into them */
     int T, L;
+    int runs, step;   /* the taps: runs of T, run g from tap g * step (the lanes input gradient); 0: one run */
 } fwd_args;
 
 /* acc += tap t's products at positions p0 + [0, V * VW), or acc = them (first). Starting
@@ -245,6 +278,8 @@ INLINE void fwd_taps(const int R, const int V, const int first, const fwd_args *
     int t = 0;
     if (first) fwd_tap(R, V, 1, a, wp, t++, p0, acc);
     for (; t < a->T; t++) fwd_tap(R, V, 0, a, wp + t * R, t, p0, acc);
+    for (int g = 1; g < a->runs; g++)
+        for (int u = g * a->step, end = u + a->T; u < end; u++) fwd_tap(R, V, 0, a, wp + u * R, u, p0, acc);
 }
 
 /* Rows yrow[0..R) of positions [p0, p1) (whole blocks of V vectors, the last of which
@@ -389,7 +424,7 @@ void DIRECT_FN(direct_fwd)(const direct_shape *s, const float *x, int n, const f
     dws d;
     ws_layout(s, ws, &d);
     int rows = s->OH + s->KH - 1, L = s->OH * s->OW;
-    fwd_args a = {d.px, d.offx, s->C * s->KH * s->KW, L};
+    fwd_args a = {.pl = d.px, .off = d.offx, .T = s->C * s->KH * s->KW, .L = L};
     const struct fwd_kind *k = fwd_pick(s->OC, L);
     for (int b = 0; b < n; b++) {
         fill_planes(x + (size_t)b * s->C * s->H * s->W, s->C, s->H, s->W, s->KW, s->PT, s->PL, rows, s->OW,
@@ -534,13 +569,10 @@ static void wgrad_reduce(const struct wgrad_kind *k, const direct_shape *s, cons
  * need no reduction across lanes at the end. */
 #if defined(__AVX2__)
 #define WGOC 1
-#include "transpose.h"
 #if defined(__AVX512F__)
-INLINE void transpose_vw(vf r[VW]) { transpose16(r); }
 /* Tap blocks: 28 accumulators with one vector of channels, 12 x 2 with two. */
 enum { WGOC_TB1 = 28, WGOC_TB2 = 12 };
 #else
-INLINE void transpose_vw(vf r[VW]) { transpose8(r); }
 enum { WGOC_TB1 = 12, WGOC_TB2 = 4 };
 #endif
 
@@ -649,7 +681,7 @@ static int wgoc_vectors(const direct_shape *s) { (void)s; return 0; }
 
 /* ---- Input gradient ---- */
 
-/* Two ways, the cheaper for the shape. "Full": dx is the forward convolution of dy padded
+/* Three ways, the cheapest for the shape and the images of the call. "Full": dx is the forward convolution of dy padded
  * by KH-1-PT above and KW-1-PL left (negative: cropped) with the weights flipped in both
  * axes and the channel axes swapped; it multiplies H x W positions by OC * KH * KW taps,
  * many of them zeros of the padding when the layer shrinks the image (twice the work on
@@ -658,26 +690,107 @@ static int wgoc_vectors(const direct_shape *s) { (void)s; return 0; }
  * adding the rows of each (c, kx) at their row offset ky into a shifted plane like those of
  * x; then dx[c][iy][ix] += the KW planes of c at (iy + PT, ix + PL - kx), a row at a time.
  * The outputs go ky by ky, (c, kx) within, each ky padded to whole blocks: a block's rows
- * then never overlap. */
+ * then never overlap. "Lanes" (dx_lanes below): VW images at a time in the vector lanes. */
 typedef struct dx_plan {
     int scatter, group; /* group: rows per ky (C * KW rounded up to the block) */
+    int lanes;          /* the third way, "lanes" (below); scatter is then 0 */
     const struct fwd_kind *k;
 } dx_plan;
 
-static dx_plan dx_pick(const direct_shape *s) {
+/* Rows ky of the filter that reach dy for row iy of dx: [*ky0, *ky1]; never empty when no
+ * padding is negative (lanes_ok). */
+static void lanes_rows(const direct_shape *s, int iy, int *ky0, int *ky1) {
+    int a = iy + s->PT - s->OH + 1, b = iy + s->PT;
+    *ky0 = a > 0 ? a : 0;
+    *ky1 = b < s->KH - 1 ? b : s->KH - 1;
+}
+
+/* Columns kx of the filter that reach dy for some column of dx in [x0, x1): [*kx0, *kx1]. */
+static void lanes_cols(const direct_shape *s, int x0, int x1, int *kx0, int *kx1) {
+    int a = x0 + s->PL - s->OW + 1, b = x1 - 1 + s->PL;
+    *kx0 = a > 0 ? a : 0;
+    *kx1 = b < s->KW - 1 ? b : s->KW - 1;
+}
+
+/* A row of dx in lanes goes in blocks of V positions (the last of what is left), each
+ * with the filter columns that reach dy for one of its positions: the rest would read
+ * only the zero columns. Calls f for each block; returns the sum of f's results. */
+typedef double (*lanes_block_fn)(void *ctx, int x0, int x1, int kx0, int kx1);
+static double lanes_blocks(const direct_shape *s, int V, lanes_block_fn f, void *ctx) {
+    double sum = 0;
+    for (int x0 = 0; x0 < s->W; x0 += V) {
+        int x1 = s->W - x0 < V ? s->W : x0 + V, kx0, kx1;
+        lanes_cols(s, x0, x1, &kx0, &kx1);
+        sum += f(ctx, x0, x1, kx0, kx1);
+    }
+    return sum;
+}
+
+typedef struct lanes_cost_ctx { const direct_shape *s; const struct fwd_kind *k; } lanes_cost_ctx;
+/* A block's cost per filter row, over all channel blocks. */
+static double lanes_block_cost(void *ctx, int x0, int x1, int kx0, int kx1) {
+    const lanes_cost_ctx *c = ctx;
+    return (double)((c->s->C + c->k->R - 1) / c->k->R) * fwd_block_cost(c->k->R, x1 - x0) * (kx1 - kx0 + 1) * c->s->OC;
+}
+
+/* The way for n images a call: "lanes" fills VW of them at a time, so its cost per image
+ * is shared by at most n. */
+static dx_plan dx_pick(const direct_shape *s, int n) {
+    if (n < 1) n = 1;
     int K = s->KH * s->KW, L = s->OH * s->OW, Lt = s->H * s->W;
-    dx_plan full = {0, 0, fwd_pick(s->C, Lt)}, sc = {1, 0, fwd_pick(s->C * K, L)};
+    dx_plan full = {0, 0, 0, fwd_pick(s->C, Lt)}, sc = {1, 0, 0, fwd_pick(s->C * K, L)},
+            ln = {0, 0, 1, fwd_pick(s->C, s->W * VW)};
     sc.group = (s->C * s->KW + sc.k->R - 1) / sc.k->R * sc.k->R;
     double cf = fwd_cost(full.k, s->C, Lt) * s->OC * K;
     /* and the adds into dx, a row at a time: about 20 cycles a row (fitted on LeNet's
      * 6 -> 16 5x5 layer, rows of 14). */
     double cs = fwd_cost(sc.k, s->KH * sc.group, L) * s->OC + 20.0 * s->C * s->H * s->KW;
-    return cs < cf ? sc : full;
+    dx_plan best = cs < cf ? sc : full;
+    if (s->dx_way == DIRECT_DX_FULL) return full;
+    if (s->dx_way == DIRECT_DX_SCATTER) return sc;
+    if (!lanes_ok(s)) return best;
+    if (s->dx_way == DIRECT_DX_LANES) return ln;
+    int rows = 0; /* filter rows over all rows of dx */
+    for (int iy = 0, a, b; iy < s->H; iy++) lanes_rows(s, iy, &a, &b), rows += b - a + 1;
+    lanes_cost_ctx lc = {s, ln.k};
+    /* the blocks' taps, then two transposes in registers of about 4 a vector */
+    double cl = (lanes_blocks(s, ln.k->V, lanes_block_cost, &lc) * rows + 4.0 * (s->OC * L + s->C * Lt)) /
+                (n < VW ? n : VW);
+    return cl < (cs < cf ? cs : cf) ? ln : best;
+}
+
+int DIRECT_FN(direct_dx_way)(const direct_shape *s, int n) {
+    dx_plan p = dx_pick(s, n);
+    return p.lanes ? DIRECT_DX_LANES : p.scatter ? DIRECT_DX_SCATTER : DIRECT_DX_FULL;
 }
 
 /* Packs the weights for the chosen way and sets the offsets of its planes. */
 static void dx_prep(const dx_plan *pl, const direct_shape *s, const float *w, dws *d) {
     int K = s->KH * s->KW, Tt = s->OC * K, R = pl->k->R;
+    if (pl->lanes) {
+        /* Output c, tap t = (ky, kx, o), so that a block's taps (a range of ky, and of kx
+         * within each) are runs: weight w[o][c][ky][kx], reading dy in lanes at row
+         * iy + PT - ky, column ix + PL - kx (+ KW - 1, the zero columns on the left). */
+        int RW = lanes_row(s), nb = (s->C + R - 1) / R;
+        for (int b = 0; b < nb; b++)
+            for (int t = 0; t < Tt; t++)
+                for (int r = 0; r < R; r++) {
+                    int c = b * R + r, ky = t / (s->OC * s->KW), kx = t / s->OC % s->KW, o = t % s->OC;
+                    d->wp[((size_t)b * Tt + t) * R + r] = c < s->C ? w[(((size_t)o * s->C + c) * s->KH + ky) * s->KW + kx] : 0.0f;
+                }
+        for (int t = 0; t < Tt; t++) {
+            int ky = t / (s->OC * s->KW), kx = t / s->OC % s->KW, o = t % s->OC;
+            d->offd[t] = (((o * s->OH) + s->PT - ky) * RW + s->PL - kx + s->KW - 1) * VW;
+        }
+        /* the zero columns either side of each row (dx_lanes writes only the columns between) */
+        size_t side = (size_t)(s->KW - 1) * VW * sizeof(float);
+        for (int row = 0; row < s->OC * s->OH; row++) {
+            float *p = d->dyl + (size_t)row * RW * VW;
+            memset(p, 0, side);
+            memset(p + (size_t)(s->KW - 1 + s->OW) * VW, 0, side);
+        }
+        return;
+    }
     if (pl->scatter) {
         /* Output q = ky * group + c * KW + kx, tap o: w[o][c][ky][kx]. */
         int nq = s->KH * pl->group, ds = (int)dr16((size_t)s->OH * s->OW);
@@ -708,13 +821,82 @@ static void dx_prep(const dx_plan *pl, const direct_shape *s, const float *w, dw
     tap_offsets(Tt, Tt, s->KH, s->KW, d->pd_stride, s->W, d->offd);
 }
 
+/* "Lanes": dx of nl <= VW images at once, image i in lane i, as a forward convolution over
+ * dy that takes, for each block of positions of a row of dx, only the filter rows and
+ * columns that reach dy from one of them (the rest of a block's reads fall on the zero
+ * columns either side of dy's rows). Each output vector sums all its taps in registers and
+ * is stored once, where "scatter" stores and reloads its sums at every output channel and
+ * "full" multiplies the zeros of a padded dy: on LeNet's 6 -> 16 5x5 layer (14x14 ->
+ * 10x10), 64 images in groups of 16 on one Zen 4 core, 0.45 ms (scatter) -> 0.35 with
+ * AVX-512, 0.62 -> 0.37 with AVX2. dy comes in and dx goes out through VW x VW transposes. */
+typedef struct lanes_row_ctx {
+    const direct_shape *s;
+    const dws *d;
+    const struct fwd_kind *k;
+    int iy, ky0, ky1;
+} lanes_row_ctx;
+
+/* Positions [x0, x1) of row iy of dx in lanes, every channel: the taps of filter rows
+ * [ky0, ky1], columns [kx0, kx1] in each, all output channels; one run of taps a row. */
+static double lanes_block_run(void *ctx, int x0, int x1, int kx0, int kx1) {
+    const lanes_row_ctx *c = ctx;
+    const direct_shape *s = c->s;
+    int R = c->k->R, RW = lanes_row(s), Tt = s->OC * s->KH * s->KW, t0 = (c->ky0 * s->KW + kx0) * s->OC;
+    fwd_args a = {c->d->dyl + (size_t)c->iy * RW * VW, c->d->offd + t0, (kx1 - kx0 + 1) * s->OC, s->W * VW,
+                  c->ky1 - c->ky0 + 1, s->KW * s->OC};
+    for (int c0 = 0; c0 < s->C; c0 += R) {
+        float *rows[RMAX];
+        for (int r = 0; r < R; r++)
+            rows[r] = c0 + r < s->C ? c->d->dxl + ((size_t)(c0 + r) * s->H + c->iy) * s->W * VW : c->d->sink;
+        fwd_fns[R][x1 - x0](&a, c->d->wp + ((size_t)(c0 / R) * Tt + t0) * R, rows, NULL, 0, 0, x0 * VW, x1 * VW);
+    }
+    return 0;
+}
+
+static void dx_lanes(const dx_plan *pl, const direct_shape *s, const dws *d, const float *dy, int nl, float *dx) {
+    int RW = lanes_row(s), L = s->OH * s->OW, Lt = s->H * s->W;
+    for (int o = 0; o < s->OC; o++)
+        for (int oy = 0; oy < s->OH; oy++)
+            for (int ox = 0; ox < s->OW; ox += VW) {
+                int n = s->OW - ox < VW ? s->OW - ox : VW;
+                vf r[VW];
+                UNROLL for (int i = 0; i < VW; i++) r[i] =
+                    i < nl ? vload_part(dy + (size_t)i * s->OC * L + ((size_t)o * s->OH + oy) * s->OW + ox, n) : vzero();
+                transpose_vw(r);
+                float *dst = d->dyl + (((size_t)o * s->OH + oy) * RW + ox + s->KW - 1) * VW;
+                UNROLL for (int j = 0; j < VW; j++) { /* not j < n: r would live on the stack */
+                    if (j >= n) break;
+                    vstore(dst + (size_t)j * VW, r[j]);
+                }
+            }
+    lanes_row_ctx rc = {.s = s, .d = d, .k = pl->k};
+    for (rc.iy = 0; rc.iy < s->H; rc.iy++) {
+        lanes_rows(s, rc.iy, &rc.ky0, &rc.ky1);
+        lanes_blocks(s, pl->k->V, lanes_block_run, &rc);
+    }
+    for (int c = 0; c < s->C; c++)
+        for (int iy = 0; iy < s->H; iy++)
+            for (int ix = 0; ix < s->W; ix += VW) {
+                int n = s->W - ix < VW ? s->W - ix : VW;
+                const float *src = d->dxl + (((size_t)c * s->H + iy) * s->W + ix) * VW;
+                vf r[VW];
+                UNROLL for (int j = 0; j < VW; j++) r[j] = j < n ? vload(src + (size_t)j * VW) : vzero();
+                transpose_vw(r);
+                UNROLL for (int i = 0; i < VW; i++) {
+                    if (i >= nl) break;
+                    float *p = dx + (size_t)i * s->C * Lt + ((size_t)c * s->H + iy) * s->W + ix;
+                    vstore_part(p, vadd(vload_part(p, n), r[i]), n);
+                }
+            }
+}
+
 /* dx (C x H x W) += the input gradient of one image's dy (OC x OH x OW). */
 static void dx_image(const dx_plan *pl, const direct_shape *s, const dws *d, const float *dy, float *dx) {
     int K = s->KH * s->KW, L = s->OH * s->OW, Lt = s->H * s->W;
     if (!pl->scatter) {
         fill_planes(dy, s->OC, s->OH, s->OW, s->KW, s->KH - 1 - s->PT, s->KW - 1 - s->PL, s->H + s->KH - 1, s->W,
                     d->pd_stride, d->pd);
-        fwd_args a = {d->pd, d->offd, s->OC * K, Lt};
+        fwd_args a = {.pl = d->pd, .off = d->offd, .T = s->OC * K, .L = Lt};
         fwd_image(pl->k, &a, s->C, d->wp, NULL, dx, 1, 0, d->sink);
         return;
     }
@@ -722,7 +904,7 @@ static void dx_image(const dx_plan *pl, const direct_shape *s, const dws *d, con
     size_t ds = dr16((size_t)L), ps = (size_t)d->px_stride;
     for (int o = 0; o < s->OC; o++) memcpy(d->pd + o * ds, dy + (size_t)o * L, (size_t)L * sizeof(float));
     memset(d->g, 0, (size_t)s->C * s->KW * ps * sizeof(float));
-    fwd_args a = {d->pd, d->offd, s->OC, L};
+    fwd_args a = {.pl = d->pd, .off = d->offd, .T = s->OC, .L = L};
     const float zero[RMAX] = {0};
     int R = pl->k->R, nq = s->KH * pl->group;
     for (int q0 = 0; q0 < nq; q0 += R) {
@@ -780,8 +962,11 @@ void DIRECT_FN(direct_bwd)(const direct_shape *s, const float *w, const float *x
     else memset(d.dwv, 0, (size_t)ocp * tp * VW * sizeof(float));
     memset(d.dbv, 0, (size_t)ocp * VW * sizeof(float));
     tap_offsets(T, tp, s->KH, s->KW, d.px_stride, s->OW, d.offx);
-    dx_plan dp = dx_pick(s);
+    dx_plan dp = dx_pick(s, n);
     if (dx) dx_prep(&dp, s, w, &d);
+    if (dx && dp.lanes) /* before the loop below: its groups are sized for the weight gradient */
+        for (int b0 = 0; b0 < n; b0 += VW)
+            dx_lanes(&dp, s, &d, dy + (size_t)b0 * s->OC * L, n - b0 < VW ? n - b0 : VW, dx + (size_t)b0 * s->C * Lt);
     for (int b0 = 0; b0 < n; b0 += nb) {
         int ni = n - b0 < nb ? n - b0 : nb;
         for (int i = 0; i < ni; i++)
@@ -795,7 +980,7 @@ void DIRECT_FN(direct_bwd)(const direct_shape *s, const float *w, const float *x
         } else
 #endif
             wgrad_images(gk, s, &d, dy + (size_t)b0 * s->OC * L, ni, db != NULL);
-        if (dx)
+        if (dx && !dp.lanes)
             for (int i = 0; i < ni; i++)
                 dx_image(&dp, s, &d, dy + (size_t)(b0 + i) * s->OC * L, dx + (b0 + i) * (size_t)s->C * Lt);
     }
