@@ -243,7 +243,6 @@ typedef struct fwd_args {
     const float *pl;  /* the planes */
     const int *off;   /* T tap offsets into them */
     int T, L;
-    int runs, step;   /* the taps: runs of T, run g from tap g * step (the lanes input gradient); 0: one run */
 } fwd_args;
 
 /* acc += tap t's products at positions p0 + [0, V * VW), or acc = them (first). Starting
@@ -278,8 +277,6 @@ INLINE void fwd_taps(const int R, const int V, const int first, const fwd_args *
     int t = 0;
     if (first) fwd_tap(R, V, 1, a, wp, t++, p0, acc);
     for (; t < a->T; t++) fwd_tap(R, V, 0, a, wp + t * R, t, p0, acc);
-    for (int g = 1; g < a->runs; g++)
-        for (int u = g * a->step, end = u + a->T; u < end; u++) fwd_tap(R, V, 0, a, wp + u * R, u, p0, acc);
 }
 
 /* Rows yrow[0..R) of positions [p0, p1) (whole blocks of V vectors, the last of which
@@ -424,7 +421,7 @@ void DIRECT_FN(direct_fwd)(const direct_shape *s, const float *x, int n, const f
     dws d;
     ws_layout(s, ws, &d);
     int rows = s->OH + s->KH - 1, L = s->OH * s->OW;
-    fwd_args a = {.pl = d.px, .off = d.offx, .T = s->C * s->KH * s->KW, .L = L};
+    fwd_args a = {d.px, d.offx, s->C * s->KH * s->KW, L};
     const struct fwd_kind *k = fwd_pick(s->OC, L);
     for (int b = 0; b < n; b++) {
         fill_planes(x + (size_t)b * s->C * s->H * s->W, s->C, s->H, s->W, s->KW, s->PT, s->PL, rows, s->OW,
@@ -837,18 +834,22 @@ typedef struct lanes_row_ctx {
 } lanes_row_ctx;
 
 /* Positions [x0, x1) of row iy of dx in lanes, every channel: the taps of filter rows
- * [ky0, ky1], columns [kx0, kx1] in each, all output channels; one run of taps a row. */
+ * [ky0, ky1], columns [kx0, kx1] in each, all output channels, one run of taps a filter
+ * row (the first stores, the others add: on LeNet at least 16 taps a run). */
 static double lanes_block_run(void *ctx, int x0, int x1, int kx0, int kx1) {
     const lanes_row_ctx *c = ctx;
     const direct_shape *s = c->s;
-    int R = c->k->R, RW = lanes_row(s), Tt = s->OC * s->KH * s->KW, t0 = (c->ky0 * s->KW + kx0) * s->OC;
-    fwd_args a = {c->d->dyl + (size_t)c->iy * RW * VW, c->d->offd + t0, (kx1 - kx0 + 1) * s->OC, s->W * VW,
-                  c->ky1 - c->ky0 + 1, s->KW * s->OC};
-    for (int c0 = 0; c0 < s->C; c0 += R) {
-        float *rows[RMAX];
-        for (int r = 0; r < R; r++)
-            rows[r] = c0 + r < s->C ? c->d->dxl + ((size_t)(c0 + r) * s->H + c->iy) * s->W * VW : c->d->sink;
-        fwd_fns[R][x1 - x0](&a, c->d->wp + ((size_t)(c0 / R) * Tt + t0) * R, rows, NULL, 0, 0, x0 * VW, x1 * VW);
+    int R = c->k->R, RW = lanes_row(s), Tt = s->OC * s->KH * s->KW;
+    for (int ky = c->ky0; ky <= c->ky1; ky++) {
+        int t0 = (ky * s->KW + kx0) * s->OC;
+        fwd_args a = {c->d->dyl + (size_t)c->iy * RW * VW, c->d->offd + t0, (kx1 - kx0 + 1) * s->OC, s->W * VW};
+        for (int c0 = 0; c0 < s->C; c0 += R) {
+            float *rows[RMAX];
+            for (int r = 0; r < R; r++)
+                rows[r] = c0 + r < s->C ? c->d->dxl + ((size_t)(c0 + r) * s->H + c->iy) * s->W * VW : c->d->sink;
+            fwd_fns[R][x1 - x0](&a, c->d->wp + ((size_t)(c0 / R) * Tt + t0) * R, rows, NULL, ky > c->ky0, 0, x0 * VW,
+                                x1 * VW);
+        }
     }
     return 0;
 }
@@ -896,7 +897,7 @@ static void dx_image(const dx_plan *pl, const direct_shape *s, const dws *d, con
     if (!pl->scatter) {
         fill_planes(dy, s->OC, s->OH, s->OW, s->KW, s->KH - 1 - s->PT, s->KW - 1 - s->PL, s->H + s->KH - 1, s->W,
                     d->pd_stride, d->pd);
-        fwd_args a = {.pl = d->pd, .off = d->offd, .T = s->OC * K, .L = Lt};
+        fwd_args a = {d->pd, d->offd, s->OC * K, Lt};
         fwd_image(pl->k, &a, s->C, d->wp, NULL, dx, 1, 0, d->sink);
         return;
     }
@@ -904,7 +905,7 @@ static void dx_image(const dx_plan *pl, const direct_shape *s, const dws *d, con
     size_t ds = dr16((size_t)L), ps = (size_t)d->px_stride;
     for (int o = 0; o < s->OC; o++) memcpy(d->pd + o * ds, dy + (size_t)o * L, (size_t)L * sizeof(float));
     memset(d->g, 0, (size_t)s->C * s->KW * ps * sizeof(float));
-    fwd_args a = {.pl = d->pd, .off = d->offd, .T = s->OC, .L = L};
+    fwd_args a = {d->pd, d->offd, s->OC, L};
     const float zero[RMAX] = {0};
     int R = pl->k->R, nq = s->KH * pl->group;
     for (int q0 = 0; q0 < nq; q0 += R) {
