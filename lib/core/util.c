@@ -1,4 +1,7 @@
 /* util.c - allocation, file and string helpers. */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* posix_memalign, madvise (the Makefile sets it too) */
+#endif
 #include "util.h"
 #include "err.h"
 #include <errno.h>

@@ -16,8 +16,9 @@
  * image, so that this would multiply many zeros of dy's padding) the same kernel forming
  * sum over o of w[o][c][ky][kx] * dy[o] into shifted planes, added into dx a row at a time,
  * or (on calls of many images) the forward form with VW images in the vector lanes, each
- * row of dx taking only the filter rows that reach dy; direct_impl.h picks the cheapest. Every sum runs in a fixed order: the bits depend only on
- * the inputs, the SIMD level and the images of the call. */
+ * row of dx taking only the filter rows that reach dy; direct_impl.h picks the cheapest.
+ * Every sum runs in a fixed order: the bits depend only on the inputs, the SIMD level and
+ * the images of the call. */
 #ifndef CNN_DIRECT_H
 #define CNN_DIRECT_H
 #include <stddef.h>

@@ -773,7 +773,8 @@ static void dx_prep(const dx_plan *pl, const direct_shape *s, const float *w, dw
             for (int t = 0; t < Tt; t++)
                 for (int r = 0; r < R; r++) {
                     int c = b * R + r, ky = t / (s->OC * s->KW), kx = t / s->OC % s->KW, o = t % s->OC;
-                    d->wp[((size_t)b * Tt + t) * R + r] = c < s->C ? w[(((size_t)o * s->C + c) * s->KH + ky) * s->KW + kx] : 0.0f;
+                    size_t src = (((size_t)o * s->C + c) * s->KH + ky) * s->KW + kx;
+                    d->wp[((size_t)b * Tt + t) * R + r] = c < s->C ? w[src] : 0.0f;
                 }
         for (int t = 0; t < Tt; t++) {
             int ky = t / (s->OC * s->KW), kx = t / s->OC % s->KW, o = t % s->OC;
@@ -860,9 +861,9 @@ static void dx_lanes(const dx_plan *pl, const direct_shape *s, const dws *d, con
         for (int oy = 0; oy < s->OH; oy++)
             for (int ox = 0; ox < s->OW; ox += VW) {
                 int n = s->OW - ox < VW ? s->OW - ox : VW;
+                const float *src = dy + ((size_t)o * s->OH + oy) * s->OW + ox;
                 vf r[VW];
-                UNROLL for (int i = 0; i < VW; i++) r[i] =
-                    i < nl ? vload_part(dy + (size_t)i * s->OC * L + ((size_t)o * s->OH + oy) * s->OW + ox, n) : vzero();
+                UNROLL for (int i = 0; i < VW; i++) r[i] = i < nl ? vload_part(src + (size_t)i * s->OC * L, n) : vzero();
                 transpose_vw(r);
                 float *dst = d->dyl + (((size_t)o * s->OH + oy) * RW + ox + s->KW - 1) * VW;
                 UNROLL for (int j = 0; j < VW; j++) { /* not j < n: r would live on the stack */
