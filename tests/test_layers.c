@@ -611,14 +611,15 @@ static void gap_layer_vs_naive(int simd, int n, int c, int h, int w, int store) 
     free(dx);
 }
 
-/* A batchnorm paired with its conv gives the bits of the same layers unpaired, also where
- * the conv's forward splits output channels instead of images (batch 1 on 2 threads: the
- * batchnorm takes its own sums). */
-static void paired_vs_unpaired(const char *doc, shape sin, int n) {
-    ynode *root = build_doc(doc, "paired", sin, 5);
+/* The network of doc with its fusions against the same layers unfused (graph_unfuse): the
+ * same bits forward, for the input gradient and for every parameter's gradient. fused(ib,
+ * ic) says the fusion under test is in place between nodes ib and ic. */
+static void fused_vs_plain(const char *doc, shape sin, int n, int ib, int ic, int (*fused)(int ib, int ic),
+                           const char *what) {
+    ynode *root = build_doc(doc, "fused", sin, 5);
     cnn_error e = {0};
     graph_set_threads(&g, 2, &e);
-    CHECK(g.nodes[1].bn == &g.nodes[2] && g.nodes[2].paired, "the batchnorm is paired with its conv");
+    CHECK(fused(ib, ic), "not fused (%s):\n%s", what, doc);
     int64_t ni = n * shape_size(sin), no = n * 3;
     float *in = malloc((size_t)ni * sizeof *in), *dout = malloc((size_t)no * sizeof *dout);
     float *out[2] = {malloc((size_t)no * sizeof(float)), malloc((size_t)no * sizeof(float))};
@@ -637,10 +638,24 @@ static void paired_vs_unpaired(const char *doc, shape sin, int n) {
     }
     CHECK(!memcmp(out[0], out[1], (size_t)no * sizeof(float)) && !memcmp(din[0], din[1], (size_t)ni * sizeof(float)) &&
               !memcmp(gr[0], gr[1], (size_t)g.nparams * sizeof(float)),
-          "batch %d: a batchnorm paired with its conv differs from the unpaired layers:\n%s", n, doc);
+          "batch %d: %s differs from the plain layers:\n%s", n, what, doc);
     graph_free(&g);
     ytree_free(root);
     free(in), free(dout), free(out[0]), free(out[1]), free(din[0]), free(din[1]), free(gr[0]), free(gr[1]);
+}
+
+/* A batchnorm paired with its conv (node.bn), also where the conv's forward splits output
+ * channels instead of images (batch 1 on 2 threads: the batchnorm takes its own sums). */
+static int is_paired(int ib, int ic) { return g.nodes[ic].bn == &g.nodes[ib] && g.nodes[ib].paired; }
+static void paired_vs_unpaired(const char *doc, shape sin, int n) {
+    fused_vs_plain(doc, sin, n, 2, 1, is_paired, "a batchnorm paired with its conv");
+}
+
+/* A batchnorm (and relu) whose output only a Winograd conv reads, made inside that conv's
+ * input transforms (node.xbn). */
+static int is_twin(int ib, int ic) { return g.nodes[ic].xbn == &g.nodes[ib] && g.nodes[ib].xtwin == &g.nodes[ic]; }
+static void twin_vs_plain(const char *doc, shape sin, int n, int ib, int ic) {
+    fused_vs_plain(doc, sin, n, ib, ic, is_twin, "a conv reading its batchnorm's input");
 }
 
 int main(void) {
@@ -664,6 +679,20 @@ int main(void) {
     for (int n = 3; n <= 16; n += 13) {
         paired_vs_unpaired(wino, (shape){8, 9, 9}, n);
         paired_vs_unpaired(wino_plain, (shape){8, 9, 9}, n);
+    }
+    /* The batchnorm before a Winograd conv, with and without its relu, paired with its own
+     * conv (bias off) or not, tile rows (batch 3) and image lanes (16), odd map sizes. */
+    const char *twins[] = {
+        "layers:\n- {type: conv, filters: 8, kernel: 3, bias: false}\n- batchnorm\n- relu\n"
+        "- {type: conv, filters: 16, kernel: 3}\n- {type: dense, units: 3}\n",
+        "layers:\n- {type: conv, filters: 8, kernel: 3}\n- batchnorm\n- relu\n"
+        "- {type: conv, filters: 9, kernel: 3, padding: valid}\n- {type: dense, units: 3}\n",
+        "layers:\n- {type: conv, filters: 10, kernel: 3, bias: false}\n- batchnorm\n"
+        "- {type: conv, filters: 8, kernel: 3, bias: false}\n- {type: dense, units: 3}\n"};
+    for (int n = 3; n <= 16; n += 13) {
+        twin_vs_plain(twins[0], (shape){3, 9, 9}, n, 2, 4);
+        twin_vs_plain(twins[1], (shape){2, 11, 7}, n, 2, 4);
+        twin_vs_plain(twins[2], (shape){1, 10, 12}, n, 2, 3);
     }
     for (int simd = 0; simd < SIMD_COUNT; simd++) {
         if (!simd_supported(simd)) continue;

@@ -96,14 +96,45 @@ static void affine_case(int level, const cs *c, const wino_shape *s, const float
             dz[i] = k[o] * gi - kx[o] * z[i] + k0[o];
         }
         wino_dy_affine aff = {g, z, k, kx, k0, a, b, relu};
-        wino_bwd(level, s, Ut, x, dz, c->N, dU1, dx1, 1, NULL, ws);
-        wino_bwd(level, s, Ut, x, NULL, c->N, dU2, dx2, 1, &aff, ws);
+        wino_bwd(level, s, Ut, x, NULL, dz, c->N, dU1, dx1, 1, NULL, ws);
+        wino_bwd(level, s, Ut, x, NULL, NULL, c->N, dU2, dx2, 1, &aff, ws);
         CHECK(!memcmp(dU1, dU2, (size_t)36 * c->OC * c->C * sizeof *dU1) && !memcmp(dx1, dx2, nx * sizeof *dx1),
               "dy from a batchnorm's terms (relu %d) on %s: N%d C%d OC%d %dx%d pad %d: not the bits of dy made first",
               relu, simd_name(level), c->N, c->C, c->OC, c->H, c->W, c->P);
     }
     free(g), free(z), free(dz), free(k), free(kx), free(k0), free(a), free(b), free(dU1), free(dU2), free(dx1),
         free(dx2);
+}
+
+/* wino_fwd and wino_bwd with x made from a batchnorm's input z (wino_x_affine) against the
+ * same x made beforehand, as batchnorm.c's normalising pass does, then read: the same bits
+ * of y, dU and dx, with the relu and without. z holds zeros, -0 and values on both sides of
+ * the relu. */
+static void x_affine_case(int level, const cs *c, const wino_shape *s, const float *Up, const float *Ut,
+                          const float *dy, float *ws) {
+    size_t nx = (size_t)c->N * c->C * c->H * c->W, ny = (size_t)c->N * c->OC * s->OH * s->OW, hw = (size_t)c->H * c->W;
+    size_t nu = wino_u_floats(s);
+    float *z = randv(nx), *xm = malloc(nx * sizeof *xm), *a = randv((size_t)c->C), *b = randv((size_t)c->C);
+    float *y1 = malloc(ny * sizeof *y1), *y2 = malloc(ny * sizeof *y2), *dU1 = malloc(nu * sizeof *dU1),
+          *dU2 = malloc(nu * sizeof *dU2), *dx1 = malloc(nx * sizeof *dx1), *dx2 = malloc(nx * sizeof *dx2);
+    for (size_t i = 0; i < nx; i += 7) z[i] = i % 2 ? -0.0f : 0.0f;
+    for (int relu = 0; relu <= 1; relu++) {
+        for (size_t i = 0; i < nx; i++) {
+            int ch = (int)(i / hw % (size_t)c->C);
+            float t = z[i] * a[ch] + b[ch];
+            xm[i] = relu && t < 0.0f ? 0.0f : t;
+        }
+        wino_x_affine xa = {z, a, b, relu};
+        wino_fwd(level, s, Up, xm, NULL, c->N, NULL, y1, ws);
+        wino_fwd(level, s, Up, NULL, &xa, c->N, NULL, y2, ws);
+        wino_bwd(level, s, Ut, xm, NULL, dy, c->N, dU1, dx1, 1, NULL, ws);
+        wino_bwd(level, s, Ut, NULL, &xa, dy, c->N, dU2, dx2, 1, NULL, ws);
+        CHECK(!memcmp(y1, y2, ny * sizeof *y1) && !memcmp(dU1, dU2, (size_t)36 * c->OC * c->C * sizeof *dU1) &&
+                  !memcmp(dx1, dx2, nx * sizeof *dx1),
+              "x from a batchnorm's terms (relu %d) on %s: N%d C%d OC%d %dx%d pad %d: not the bits of x made first",
+              relu, simd_name(level), c->N, c->C, c->OC, c->H, c->W, c->P);
+    }
+    free(z), free(xm), free(a), free(b), free(y1), free(y2), free(dU1), free(dU2), free(dx1), free(dx2);
 }
 
 static void run_case(const cs *c) {
@@ -130,30 +161,32 @@ static void run_case(const cs *c) {
         wino_weights(w, c->OC, c->C, U);
         wino_pack_u(level, &s, U, Up);
         wino_pack_ut(level, &s, U, Ut);
-        wino_fwd(level, &s, Up, x, c->N, bias, yg, ws);
+        wino_fwd(level, &s, Up, x, NULL, c->N, bias, yg, ws);
         close_to("forward", c, level, yg, NULL, y, ny);
 
         memcpy(dxg, dx0, nx * sizeof *dxg);
         memcpy(dwg, dw0, nw * sizeof *dwg);
         for (size_t i = 0; i < wino_u_floats(&s); i++) dU[i] = NAN; /* dU is stored, never read */
-        wino_bwd(level, &s, Ut, x, dy, c->N, dU, dxg, 0, NULL, ws);
+        wino_bwd(level, &s, Ut, x, NULL, dy, c->N, dU, dxg, 0, NULL, ws);
         wino_dweights(dU, c->OC, c->C, dwg);
         close_to("input gradient", c, level, dxg, dx0, dx, nx);
         close_to("weight gradient", c, level, dwg, dw0, dw, nw);
 
         /* Storing dx (its first writer) neither reads nor keeps what was there. */
         for (size_t i = 0; i < nx; i++) dxg[i] = NAN;
-        wino_bwd(level, &s, Ut, x, dy, c->N, dU, dxg, 1, NULL, ws);
+        wino_bwd(level, &s, Ut, x, NULL, dy, c->N, dU, dxg, 1, NULL, ws);
         close_to("input gradient (stored)", c, level, dxg, NULL, dx, nx);
 
         /* dy made on the fly from a following batchnorm's terms (with and without its relu)
          * gives the bits of the same dy made first, as the batchnorm does, then read. */
         affine_case(level, c, &s, Ut, x, ws);
+        /* and x made on the fly from a preceding batchnorm's input and terms */
+        x_affine_case(level, c, &s, Up, Ut, dy, ws);
 
         /* Without dx (a first layer) the weight gradient is the same. */
         memcpy(dwg, dw0, nw * sizeof *dwg);
         for (size_t i = 0; i < wino_u_floats(&s); i++) dU[i] = NAN;
-        wino_bwd(level, &s, NULL, x, dy, c->N, dU, NULL, 0, NULL, ws);
+        wino_bwd(level, &s, NULL, x, NULL, dy, c->N, dU, NULL, 0, NULL, ws);
         wino_dweights(dU, c->OC, c->C, dwg);
         close_to("weight gradient (dx NULL)", c, level, dwg, dw0, dw, nw);
     }

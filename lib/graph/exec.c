@@ -340,6 +340,9 @@ double graph_node_seconds(graph *g, const float *x, const float *dout, int n, in
      * alone, the batchnorm with its own passes. */
     node *bn = nd->bn ? nd->bn : nd->paired ? nd : NULL;
     if (bn) bn->paired = 0, g->nodes[bn->in[0]].bn = NULL;
+    /* and a batchnorm whose output its conv makes (node.xbn): each with its own passes */
+    node *xc = nd->xbn ? nd : nd->xtwin, *xb = xc ? xc->xbn : NULL;
+    if (xc) xc->xbn = NULL, xb->xtwin = NULL;
     forward(g, x, n, 1, 1, 0, backward ? g->nn - 1 : i - 1);
     if (backward) backward_to(g, dout, n, 1, 0, i);
     else bind_fwd(g, nd, x);
@@ -356,5 +359,6 @@ double graph_node_seconds(graph *g, const float *x, const float *dout, int n, in
     }
     qsort(t, (size_t)calls, sizeof *t, cmp_seconds);
     if (bn) bn->paired = 1, g->nodes[bn->in[0]].bn = bn;
+    if (xc) xc->xbn = xb, xb->xtwin = xc;
     return t[calls / 2];
 }

@@ -304,12 +304,30 @@ static void pair_bn_convs(graph *g) {
     }
 }
 
+/* A batchnorm (with or without its relu) whose output only a Winograd conv reads is made
+ * inside that conv's input transforms in training (node.xbn): the batchnorm takes its
+ * statistics and coefficients and skips its normalising pass, and the conv reads the
+ * batchnorm's input through them, forward and again for its weight gradient. The
+ * batchnorm's backward reads only its input and dy, so its output is never needed: one
+ * pass writing a whole activation less. Same bits: the same product, sum and relu. */
+static void twin_bn_convs(graph *g) {
+    for (int c = 1; c < g->nn; c++) {
+        node *C = &g->nodes[c];
+        if (!C->xaff_ok || C->nin != 1 || C->in[0] == 0) continue;
+        node *R = &g->nodes[C->in[0]], *B = R->alias ? &g->nodes[R->alias] : R;
+        if (strcmp(B->ops->type, "batchnorm") || B->res_add || B->xtwin) continue;
+        if (consumers(g, R->index) != 1 || (R != B && consumers(g, B->index) != 1)) continue;
+        C->xbn = B;
+        B->xtwin = C;
+    }
+}
+
 void graph_unfuse(graph *g) {
     for (int i = 1; i < g->nn; i++) {
         node *n = &g->nodes[i];
         n->act = n->alias = n->fold = n->folded_into = n->dy_masked = n->relu_in = n->pool_fused = n->res_fused = 0;
         n->paired = 0;
-        n->pool = n->res_add = n->bn = NULL;
+        n->pool = n->res_add = n->bn = n->xbn = n->xtwin = NULL;
     }
     g->cap = 0;
 }
@@ -344,6 +362,7 @@ int graph_plan(graph *g, ynode *layers, const char *file, shape in, cnn_error *e
     fold_batchnorms(g);
     fuse_bn_adds(g);
     pair_bn_convs(g);
+    twin_bn_convs(g);
     /* Lay out parameters and buffers, each tensor 64-byte aligned. */
     int64_t np = 0, nb = 0;
     for (int k = 1; k < g->nn; k++)

@@ -20,14 +20,14 @@
 #define WINO_SUFFIX portable
 #include "winograd_impl.h"
 
-void wino_fwd_avx2(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias, float *y,
-                   float *ws);
-void wino_bwd_avx2(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n, float *dU,
-                   float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
-void wino_fwd_avx512(int simd, const wino_shape *s, const float *U, const float *x, int n, const float *bias,
-                     float *y, float *ws);
-void wino_bwd_avx512(int simd, const wino_shape *s, const float *U, const float *x, const float *dy, int n,
-                     float *dU, float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
+void wino_fwd_avx2(int simd, const wino_shape *s, const float *U, const float *x, const wino_x_affine *xa, int n,
+                   const float *bias, float *y, float *ws);
+void wino_bwd_avx2(int simd, const wino_shape *s, const float *U, const float *x, const wino_x_affine *xa,
+                   const float *dy, int n, float *dU, float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
+void wino_fwd_avx512(int simd, const wino_shape *s, const float *U, const float *x, const wino_x_affine *xa, int n,
+                     const float *bias, float *y, float *ws);
+void wino_bwd_avx512(int simd, const wino_shape *s, const float *U, const float *x, const wino_x_affine *xa,
+                     const float *dy, int n, float *dU, float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
 
 int conv_algo_from_env(void) {
     const char *s = getenv("CNN_CONV");
@@ -149,22 +149,22 @@ void wino_dweights(const float *dU, int OC, int C, float *dw) {
 }
 
 
-void wino_fwd(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias, float *y,
-              float *ws) {
+void wino_fwd(int simd, const wino_shape *s, const float *Up, const float *x, const wino_x_affine *xa, int n,
+              const float *bias, float *y, float *ws) {
 #ifndef CNN_NO_SIMD
-    if (simd == SIMD_AVX512) wino_fwd_avx512(simd, s, Up, x, n, bias, y, ws);
-    else if (simd == SIMD_AVX2) wino_fwd_avx2(simd, s, Up, x, n, bias, y, ws);
+    if (simd == SIMD_AVX512) wino_fwd_avx512(simd, s, Up, x, xa, n, bias, y, ws);
+    else if (simd == SIMD_AVX2) wino_fwd_avx2(simd, s, Up, x, xa, n, bias, y, ws);
     else
 #endif
-        wino_fwd_portable(simd, s, Up, x, n, bias, y, ws);
+        wino_fwd_portable(simd, s, Up, x, xa, n, bias, y, ws);
 }
 
-void wino_bwd(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
-              float *dx, int dx_store, const wino_dy_affine *aff, float *ws) {
+void wino_bwd(int simd, const wino_shape *s, const float *Ut, const float *x, const wino_x_affine *xa,
+              const float *dy, int n, float *dU, float *dx, int dx_store, const wino_dy_affine *aff, float *ws) {
 #ifndef CNN_NO_SIMD
-    if (simd == SIMD_AVX512) wino_bwd_avx512(simd, s, Ut, x, dy, n, dU, dx, dx_store, aff, ws);
-    else if (simd == SIMD_AVX2) wino_bwd_avx2(simd, s, Ut, x, dy, n, dU, dx, dx_store, aff, ws);
+    if (simd == SIMD_AVX512) wino_bwd_avx512(simd, s, Ut, x, xa, dy, n, dU, dx, dx_store, aff, ws);
+    else if (simd == SIMD_AVX2) wino_bwd_avx2(simd, s, Ut, x, xa, dy, n, dU, dx, dx_store, aff, ws);
     else
 #endif
-        wino_bwd_portable(simd, s, Ut, x, dy, n, dU, dx, dx_store, aff, ws);
+        wino_bwd_portable(simd, s, Ut, x, xa, dy, n, dU, dx, dx_store, aff, ws);
 }

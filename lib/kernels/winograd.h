@@ -46,11 +46,21 @@ void wino_pack_ut(int simd, const wino_shape *s, const float *U, float *Ut);
 /* dw (OC x C x 3 x 3) += G^T dU G, the adjoint of wino_weights. */
 void wino_dweights(const float *dU, int OC, int C, float *dw);
 
+/* x made while it is read, from the input z of a per-channel affine layer right before the
+ * convolution (a batch normalisation, with or without a relu): per input channel c,
+ * x = z a[c] + b[c] (the product rounded, then the sum), then max(0, x) with relu. z is
+ * laid out like x. That layer's output then never goes to memory. */
+typedef struct wino_x_affine {
+    const float *z;
+    const float *a, *b;
+    int relu;
+} wino_x_affine;
+
 /* y (n x OC x OH x OW) = conv(x (n x C x H x W)) + bias (NULL: none), images taken ipb at
- * a time. Up from wino_pack_u for the same simd; ws holds wino_ws_floats, 64-byte aligned
- * ideally. */
-void wino_fwd(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias, float *y,
-              float *ws);
+ * a time; x is read, or made from xa when that is not NULL. Up from wino_pack_u for the
+ * same simd; ws holds wino_ws_floats, 64-byte aligned ideally. */
+void wino_fwd(int simd, const wino_shape *s, const float *Up, const float *x, const wino_x_affine *xa, int n,
+              const float *bias, float *y, float *ws);
 /* dy made while it is read, from the gradient g and input z of a per-channel affine layer
  * right after the convolution (a batch normalisation, with or without a relu): per output
  * channel o, dy = k[o] g' - kx[o] z + k0[o], where g' = g if z a[o] + b[o] > 0 (relu) or
@@ -65,8 +75,9 @@ typedef struct wino_dy_affine {
 /* For n images: dU ([36][OC][C]) = the transformed weight gradient (stored: dU is not
  * read, so it needs no clearing), in a fixed order of blocks; dx (n x C x H x W, NULL: not
  * wanted) += the input gradient, or = it if dx_store is set (dx is then only written),
- * which needs Ut from wino_pack_ut for the same simd (NULL when dx is). dy is read, or
- * made from aff when that is not NULL (dy is then not read). */
-void wino_bwd(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
-              float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
+ * which needs Ut from wino_pack_ut for the same simd (NULL when dx is). x is read, or made
+ * from xa as in wino_fwd; dy is read, or made from aff when that is not NULL (dy is then
+ * not read). */
+void wino_bwd(int simd, const wino_shape *s, const float *Ut, const float *x, const wino_x_affine *xa,
+              const float *dy, int n, float *dU, float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
 #endif

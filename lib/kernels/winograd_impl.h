@@ -18,10 +18,11 @@
  * (at -O2 gcc kept some of them as loops over the stack, 15 % slower on the lane passes). */
 #define WUNROLL _Pragma("GCC unroll 8")
 
-void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias,
-                       float *y, float *ws);
-void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n,
-                       float *dU, float *dx, int dx_store, const wino_dy_affine *aff, float *ws);
+void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const float *x, const wino_x_affine *xa,
+                       int n, const float *bias, float *y, float *ws);
+void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const wino_x_affine *xa,
+                       const float *dy, int n, float *dU, float *dx, int dx_store, const wino_dy_affine *aff,
+                       float *ws);
 
 static inline size_t wino_r16(size_t v) { return (v + 15) & ~(size_t)15; }
 /* Floats between the packed U_k of wino_pack_u, and the U_k^T of wino_pack_ut. */
@@ -149,24 +150,31 @@ WINO_IVDEP
     }
 }
 
-/* What a plane fill reads: a channel of an array (aff 0: x, or dy), or one of dy made on the
- * fly from a following affine layer (aff 1: wino_dy_affine, this channel's coefficients). */
+/* What a plane fill reads: a channel of an array (aff 0: x, or dy), one of dy made on the
+ * fly from a following affine layer (aff 1: wino_dy_affine, this channel's coefficients),
+ * or one of x made from a preceding one (aff 2: wino_x_affine, z a + b and the relu). */
 typedef struct plane_src {
-    const float *p, *g, *z; /* the channel in the first image: p the array, or g and z */
+    const float *p, *g, *z; /* the channel in the first image: p the array, or g and z, or z */
     float k, kx, k0, a, b;
     int aff, relu;
 } plane_src;
 
 /* The same source, off floats further on (another image or row). */
 static inline plane_src src_at(plane_src v, size_t off) {
-    if (v.aff) v.g += off, v.z += off;
+    if (v.aff == 1) v.g += off;
+    if (v.aff) v.z += off;
     else v.p += off;
     return v;
 }
 
-/* Element i of the source: what the batchnorm's own input-gradient pass computes. */
+/* Element i of the source: what the batchnorm's own pass computes (its input gradient for
+ * dy, its normalised output and relu for x). */
 static inline float src_value(const plane_src *v, size_t i) {
     if (!v->aff) return v->p[i];
+    if (v->aff == 2) {
+        float t = v->z[i] * v->a + v->b;
+        return v->relu && t < 0.0f ? 0.0f : t;
+    }
     float z = v->z[i], g = v->g[i];
     if (v->relu) g = z * v->a + v->b > 0.0f ? g : 0.0f;
     return v->k * g - v->kx * z + v->k0;
@@ -193,6 +201,11 @@ static inline __m256 load_first(const float *p, int m) {
 /* src_value of the first m elements from i on (all 8 if m >= 8), zeros past them. */
 static inline __attribute__((always_inline)) __m256 src_first(const plane_src *v, size_t i, int m) {
     if (!v->aff) return load_first(v->p + i, m);
+    if (v->aff == 2) { /* max(0, t) keeps -0 and NaN as the batchnorm's t < 0 ? 0 : t does */
+        __m256 t = _mm256_add_ps(_mm256_mul_ps(load_first(v->z + i, m), _mm256_set1_ps(v->a)), _mm256_set1_ps(v->b));
+        if (v->relu) t = _mm256_max_ps(_mm256_setzero_ps(), t);
+        return m >= 8 ? t : _mm256_and_ps(t, _mm256_castsi256_ps(lanes_below(m))); /* b past the row */
+    }
     __m256 z = load_first(v->z + i, m), g = load_first(v->g + i, m);
     if (v->relu) {
         __m256 on = _mm256_add_ps(_mm256_mul_ps(z, _mm256_set1_ps(v->a)), _mm256_set1_ps(v->b));
@@ -355,9 +368,9 @@ static inline int block_cols(const wino_shape *s, int nb) { return (use_lanes(s,
 
 /* The row pass of one channel of one image: E[i][k2] (rows n apart) from the image's
  * first tile at E on. */
-static void in_rows(const wino_shape *s, const float *xc, const wino_ws *w, float *E, int n) {
+static void in_rows(const wino_shape *s, plane_src xc, const wino_ws *w, float *E, int n) {
     int cols = 4 * s->TW + 2;
-    fill_plane((plane_src){.p = xc}, s->H, s->W, w->xp + (size_t)s->PH * cols + s->PW, cols);
+    fill_plane(xc, s->H, s->W, w->xp + (size_t)s->PH * cols + s->PW, cols);
     /* Each plane row once (row_dests), in plane order: what a store lands past a tile row
      * is still overwritten later. */
     for (int r = 0; r < 4 * s->TH + 2; r++) {
@@ -384,14 +397,14 @@ static void in_rows(const wino_shape *s, const float *xc, const wino_ws *w, floa
 /* One channel of nb images into V (xc: the channel in the first image, images xstep
  * apart; Vc: the first image's first tile in V_0; ks: floats between V_k). Images in
  * order: what a row pass stores past an image's tiles is overwritten by the next one. */
-static void in_tf(const wino_shape *s, const float *xc, size_t xstep, int nb, const wino_ws *w, float *Vc,
+static void in_tf(const wino_shape *s, plane_src xc, size_t xstep, int nb, const wino_ws *w, float *Vc,
                   ptrdiff_t ks) {
     int n = stage_stride(s);
 #ifdef __AVX2__
     if (use_lanes(s, nb)) in_rows_lanes(s, xc, xstep, nb, w, w->E, n);
     else
 #endif
-        for (int bi = 0; bi < nb; bi++) in_rows(s, xc + bi * xstep, w, w->E + bi * s->tpi, n);
+        for (int bi = 0; bi < nb; bi++) in_rows(s, src_at(xc, bi * xstep), w, w->E + bi * s->tpi, n);
     for (int k2 = 0; k2 < 6; k2++) tf_bt(w->E + k2 * n, 6 * n, Vc + k2 * ks, 6 * ks, block_cols(s, nb));
 }
 
@@ -546,8 +559,15 @@ static void adj_in_tf(const wino_shape *s, const float *dVc, ptrdiff_t ks, const
     for (int bi = 0; bi < nb; bi++) adj_rows(s, w->D + bi * s->tpi, n, w, dxc + bi * xstep, store);
 }
 
-void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const float *x, int n, const float *bias, float *y,
-              float *ws) {
+/* Input channel c of x in image b0: the array, or xa's terms. */
+static plane_src x_channel(const wino_shape *s, const float *x, const wino_x_affine *xa, int b0, int c) {
+    size_t off = ((size_t)b0 * s->C + c) * s->H * s->W;
+    if (!xa) return (plane_src){.p = x + off};
+    return (plane_src){.z = xa->z + off, .a = xa->a[c], .b = xa->b[c], .aff = 2, .relu = xa->relu};
+}
+
+void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const float *x, const wino_x_affine *xa,
+                       int n, const float *bias, float *y, float *ws) {
     wino_ws w = split_ws(s, ws);
     size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
     ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, mks = (ptrdiff_t)s->OC * s->tb;
@@ -558,7 +578,7 @@ void WINO_FN(wino_fwd)(int simd, const wino_shape *s, const float *Up, const flo
             memset(w.xp, 0, plane_floats(s) * sizeof *w.xp);
         }
         for (int c = 0; c < s->C; c++)
-            in_tf(s, x + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
+            in_tf(s, x_channel(s, x, xa, b0, c), s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
         for (int k = 0; k < 36; k++)
             sgemm_packed(simd, s->OC, nt, s->C, 1.0f, Up + k * upk_floats(s), w.V + k * vks, s->tb, 0.0f,
                          w.M + k * mks, s->tb, w.gws);
@@ -576,8 +596,9 @@ static plane_src dy_channel(const wino_shape *s, const float *dy, const wino_dy_
                        .a = aff->a[oc], .b = aff->b[oc], .aff = 1, .relu = aff->relu};
 }
 
-void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const float *dy, int n, float *dU,
-              float *dx, int dx_store, const wino_dy_affine *aff, float *ws) {
+void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const float *x, const wino_x_affine *xa,
+                       const float *dy, int n, float *dU, float *dx, int dx_store, const wino_dy_affine *aff,
+                       float *ws) {
     wino_ws w = split_ws(s, ws);
     size_t xs = (size_t)s->H * s->W, ys = (size_t)s->OH * s->OW;
     ptrdiff_t vks = (ptrdiff_t)s->C * s->tb, zks = (ptrdiff_t)s->OC * s->tb;
@@ -588,7 +609,7 @@ void WINO_FN(wino_bwd)(int simd, const wino_shape *s, const float *Ut, const flo
             memset(w.xp, 0, 2 * plane_floats(s) * sizeof *w.xp); /* xp and yp */
         }
         for (int c = 0; c < s->C; c++)
-            in_tf(s, x + ((size_t)b0 * s->C + c) * xs, s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
+            in_tf(s, x_channel(s, x, xa, b0, c), s->C * xs, nb, &w, w.V + (size_t)c * s->tb, vks);
         for (int oc = 0; oc < s->OC; oc++)
             dy_tf(s, dy_channel(s, dy, aff, b0, oc), s->OC * ys, nb, &w, w.M + (size_t)oc * s->tb, zks);
         for (int k = 0; k < 36; k++) {

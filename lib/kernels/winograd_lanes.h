@@ -59,10 +59,10 @@ static void lane_spill(const float *P, int cols, int top, int left, int h, int w
 }
 
 /* The row pass of one channel of a block: E[i][k2] (rows n apart), as in_rows. */
-static void in_rows_lanes(const wino_shape *s, const float *xc, size_t xstep, int nb, const wino_ws *w, float *E,
+static void in_rows_lanes(const wino_shape *s, plane_src xc, size_t xstep, int nb, const wino_ws *w, float *E,
                           int n) {
     int cols = 4 * s->TW + 2;
-    lane_fill((plane_src){.p = xc}, xstep, nb, s->H, s->W, w->xp, cols, s->PH, s->PW);
+    lane_fill(xc, xstep, nb, s->H, s->W, w->xp, cols, s->PH, s->PW);
     for (int r = 0; r < 4 * s->TH + 2; r++) {
         float *e[2];
         int ne = row_dests(s, E, n, r, LANES, e);

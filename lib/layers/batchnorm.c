@@ -162,6 +162,7 @@ static void bn_fwd(node *n, exec *x) {
     if (c.train) {
         if (!n->paired) exec_for(x, c.N, cost, stat_range, &c); /* else its conv took them */
         exec_for(x, c.C, 8 * (int64_t)c.N, join_range, &c);
+        if (n->xtwin && n->xtwin->index <= x->last) return; /* its conv makes the output as it reads it */
     }
     exec_for(x, c.N, 2 * cost, norm_range, &c);
 }
@@ -254,6 +255,11 @@ int batchnorm_dx_terms(node *bn, int64_t lo, wino_dy_affine *t) {
     *t = (wino_dy_affine){bn->dy + o, bn->x[0] + o, fix(&c, K), fix(&c, KX), fix(&c, K0), fix(&c, SCALE),
                           fix(&c, SHIFT), c.relu};
     return 1;
+}
+
+void batchnorm_x_terms(node *bn, int64_t lo, wino_x_affine *t) {
+    ctx c = bn_ctx(bn, 0, 1, 0, NULL);
+    *t = (wino_x_affine){bn->x[0] + plane(&c, lo, 0), fix(&c, SCALE), fix(&c, SHIFT), c.relu};
 }
 
 const layer_ops layer_batchnorm = {"batchnorm", "batch normalisation per channel (running statistics for eval)",

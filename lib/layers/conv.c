@@ -135,6 +135,7 @@ static int conv_infer(node *n, cnn_error *e) {
     n->bwd_store = 1; /* every path stores dx when it is the first writer (dx_fresh) */
     n->ws_floats = col_floats(&g) + gemm_ws(&g);
     p->wino = use_winograd(&g);
+    n->xaff_ok = p->wino;
     if (p->wino) { /* per thread: U, dU, then the kernel's scratch; and inference's packed U */
         wino_shape s = wino_of(&g);
         n->ws_floats = 2 * wino_u_floats(&s) + wino_ws_floats(&s);
@@ -377,8 +378,10 @@ static void wino_fwd_chunk(void *arg, int64_t b, int ith) {
     const wino_shape *s = &j->s;
     const float *Up = wino_u(j, ith);
     int b0 = (int)b * s->ipb, nb = j->x->n - b0 < s->ipb ? j->x->n - b0 : s->ipb;
-    wino_fwd(j->x->simd, s, Up, j->n->x[0] + (size_t)b0 * s->C * s->H * s->W, nb, j->bias,
-             j->n->y + (size_t)b0 * s->OC * s->OH * s->OW, exec_ws(j->x, ith) + 2 * wino_u_floats(s));
+    wino_x_affine xa; /* in training, a batchnorm before it that writes no output (node.xbn) */
+    if (j->x->training && j->n->xbn) batchnorm_x_terms(j->n->xbn, b0, &xa);
+    wino_fwd(j->x->simd, s, Up, j->n->x[0] + (size_t)b0 * s->C * s->H * s->W, j->x->training && j->n->xbn ? &xa : NULL,
+             nb, j->bias, j->n->y + (size_t)b0 * s->OC * s->OH * s->OW, exec_ws(j->x, ith) + 2 * wino_u_floats(s));
     bn_sums(j->n, j->x, b0, b0 + nb);
 }
 
@@ -397,8 +400,10 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
     wino_dy_affine aff;
     int made = n->bn && n->nt == 1 && batchnorm_dx_terms(n->bn, lo, &aff);
     if (n->bn && !made) batchnorm_dx(n->bn, lo, hi);
-    wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, made ? NULL : n->dy + lo * ys, (int)(hi - lo), dU,
-             n->dx[0] ? n->dx[0] + lo * xs : NULL, n->dx_fresh & 1, made ? &aff : NULL, ws + 2 * wino_u_floats(s));
+    wino_x_affine xa;
+    if (n->xbn) batchnorm_x_terms(n->xbn, lo, &xa);
+    wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, n->xbn ? &xa : NULL, made ? NULL : n->dy + lo * ys, (int)(hi - lo),
+             dU, n->dx[0] ? n->dx[0] + lo * xs : NULL, n->dx_fresh & 1, made ? &aff : NULL, ws + 2 * wino_u_floats(s));
     wino_dweights(dU, s->OC, s->C, dwp);
     if (n->nt > 1) bias_grad(n->dy, lo, hi, s->OC, s->OH * s->OW, dbp);
 }

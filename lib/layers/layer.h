@@ -109,6 +109,13 @@ struct node {
                                gradient (this conv's dy) for its own images right before
                                reading them */
     int paired;             /* batchnorm: its conv does that (node.bn) */
+    int xaff_ok;            /* conv (set by infer): its kernel can read its input through a
+                               per-channel affine map and relu (Winograd) */
+    node *xbn;              /* conv: the batchnorm (and its relu) whose output only it reads:
+                               in training it reads the batchnorm's input through the
+                               batchnorm's scale, shift and relu instead */
+    node *xtwin;            /* batchnorm: that conv; in a training pass that runs it, the
+                               batchnorm writes no output */
     float *fold_w;          /* conv: folded weights then bias (inference); owned by the graph */
     uint64_t fold_version;  /* the parameter version fold_w was computed from */
     /* conv: its weights transformed for inference (Winograd's U, packed for the GEMM), made
@@ -178,6 +185,10 @@ void batchnorm_dx(node *bn, int64_t lo, int64_t hi);
  * way, 1 after its backward has set them. */
 struct wino_dy_affine;
 int batchnorm_dx_terms(node *bn, int64_t lo, struct wino_dy_affine *t);
+/* The terms from which a Winograd conv reading the batchnorm's output (node.xbn) makes it
+ * for images from lo on, in a training pass after the batchnorm's forward. */
+struct wino_x_affine;
+void batchnorm_x_terms(node *bn, int64_t lo, struct wino_x_affine *t);
 
 /* A max pool run by its producer conv (node.pool): whether it is the 2x2 stride-2 window
  * that can be; its forward for images [lo, hi) from their conv output x (the winners kept
