@@ -689,8 +689,8 @@ static int wgoc_vectors(const direct_shape *s) { (void)s; return 0; }
  * The outputs go ky by ky, (c, kx) within, each ky padded to whole blocks: a block's rows
  * then never overlap. "Lanes" (dx_lanes below): VW images at a time in the vector lanes. */
 typedef struct dx_plan {
-    int scatter, group; /* group: rows per ky (C * KW rounded up to the block) */
-    int lanes;          /* the third way, "lanes" (below); scatter is then 0 */
+    int way;   /* DIRECT_DX_FULL, _SCATTER or _LANES */
+    int group; /* scatter: rows per ky (C * KW rounded up to the block) */
     const struct fwd_kind *k;
 } dx_plan;
 
@@ -702,32 +702,14 @@ static void lanes_rows(const direct_shape *s, int iy, int *ky0, int *ky1) {
     *ky1 = b < s->KH - 1 ? b : s->KH - 1;
 }
 
-/* Columns kx of the filter that reach dy for some column of dx in [x0, x1): [*kx0, *kx1]. */
-static void lanes_cols(const direct_shape *s, int x0, int x1, int *kx0, int *kx1) {
-    int a = x0 + s->PL - s->OW + 1, b = x1 - 1 + s->PL;
+/* A row of dx in lanes goes in blocks of V positions (the last of what is left): the one
+ * from x0 ends at *x1, and only filter columns [*kx0, *kx1] reach dy from one of its
+ * positions (the rest would read only the zero columns). */
+static void lanes_block(const direct_shape *s, int x0, int V, int *x1, int *kx0, int *kx1) {
+    *x1 = s->W - x0 < V ? s->W : x0 + V;
+    int a = x0 + s->PL - s->OW + 1, b = *x1 - 1 + s->PL;
     *kx0 = a > 0 ? a : 0;
     *kx1 = b < s->KW - 1 ? b : s->KW - 1;
-}
-
-/* A row of dx in lanes goes in blocks of V positions (the last of what is left), each
- * with the filter columns that reach dy for one of its positions: the rest would read
- * only the zero columns. Calls f for each block; returns the sum of f's results. */
-typedef double (*lanes_block_fn)(void *ctx, int x0, int x1, int kx0, int kx1);
-static double lanes_blocks(const direct_shape *s, int V, lanes_block_fn f, void *ctx) {
-    double sum = 0;
-    for (int x0 = 0; x0 < s->W; x0 += V) {
-        int x1 = s->W - x0 < V ? s->W : x0 + V, kx0, kx1;
-        lanes_cols(s, x0, x1, &kx0, &kx1);
-        sum += f(ctx, x0, x1, kx0, kx1);
-    }
-    return sum;
-}
-
-typedef struct lanes_cost_ctx { const direct_shape *s; const struct fwd_kind *k; } lanes_cost_ctx;
-/* A block's cost per filter row, over all channel blocks. */
-static double lanes_block_cost(void *ctx, int x0, int x1, int kx0, int kx1) {
-    const lanes_cost_ctx *c = ctx;
-    return (double)((c->s->C + c->k->R - 1) / c->k->R) * fwd_block_cost(c->k->R, x1 - x0) * (kx1 - kx0 + 1) * c->s->OC;
 }
 
 /* The way for n images a call: "lanes" fills VW of them at a time, so its cost per image
@@ -735,8 +717,8 @@ static double lanes_block_cost(void *ctx, int x0, int x1, int kx0, int kx1) {
 static dx_plan dx_pick(const direct_shape *s, int n) {
     if (n < 1) n = 1;
     int K = s->KH * s->KW, L = s->OH * s->OW, Lt = s->H * s->W;
-    dx_plan full = {0, 0, 0, fwd_pick(s->C, Lt)}, sc = {1, 0, 0, fwd_pick(s->C * K, L)},
-            ln = {0, 0, 1, fwd_pick(s->C, s->W * VW)};
+    dx_plan full = {DIRECT_DX_FULL, 0, fwd_pick(s->C, Lt)}, sc = {DIRECT_DX_SCATTER, 0, fwd_pick(s->C * K, L)},
+            ln = {DIRECT_DX_LANES, 0, fwd_pick(s->C, s->W * VW)};
     sc.group = (s->C * s->KW + sc.k->R - 1) / sc.k->R * sc.k->R;
     double cf = fwd_cost(full.k, s->C, Lt) * s->OC * K;
     /* and the adds into dx, a row at a time: about 20 cycles a row (fitted on LeNet's
@@ -749,22 +731,24 @@ static dx_plan dx_pick(const direct_shape *s, int n) {
     if (s->dx_way == DIRECT_DX_LANES) return ln;
     int rows = 0; /* filter rows over all rows of dx */
     for (int iy = 0, a, b; iy < s->H; iy++) lanes_rows(s, iy, &a, &b), rows += b - a + 1;
-    lanes_cost_ctx lc = {s, ln.k};
+    double row = 0; /* a row's blocks per filter row, over all channel blocks */
+    for (int x0 = 0, x1, kx0, kx1; x0 < s->W; x0 = x1) {
+        lanes_block(s, x0, ln.k->V, &x1, &kx0, &kx1);
+        row += (double)((s->C + ln.k->R - 1) / ln.k->R) * fwd_block_cost(ln.k->R, x1 - x0) * (kx1 - kx0 + 1) * s->OC;
+    }
     /* the blocks' taps, then two transposes in registers of about 4 a vector */
-    double cl = (lanes_blocks(s, ln.k->V, lanes_block_cost, &lc) * rows + 4.0 * (s->OC * L + s->C * Lt)) /
-                (n < VW ? n : VW);
+    double cl = (row * rows + 4.0 * (s->OC * L + s->C * Lt)) / (n < VW ? n : VW);
     return cl < (cs < cf ? cs : cf) ? ln : best;
 }
 
 int DIRECT_FN(direct_dx_way)(const direct_shape *s, int n) {
-    dx_plan p = dx_pick(s, n);
-    return p.lanes ? DIRECT_DX_LANES : p.scatter ? DIRECT_DX_SCATTER : DIRECT_DX_FULL;
+    return dx_pick(s, n).way;
 }
 
 /* Packs the weights for the chosen way and sets the offsets of its planes. */
 static void dx_prep(const dx_plan *pl, const direct_shape *s, const float *w, dws *d) {
     int K = s->KH * s->KW, Tt = s->OC * K, R = pl->k->R;
-    if (pl->lanes) {
+    if (pl->way == DIRECT_DX_LANES) {
         /* Output c, tap t = (ky, kx, o), so that a block's taps (a range of ky, and of kx
          * within each) are runs: weight w[o][c][ky][kx], reading dy in lanes at row
          * iy + PT - ky, column ix + PL - kx (+ KW - 1, the zero columns on the left). */
@@ -789,7 +773,7 @@ static void dx_prep(const dx_plan *pl, const direct_shape *s, const float *w, dw
         }
         return;
     }
-    if (pl->scatter) {
+    if (pl->way == DIRECT_DX_SCATTER) {
         /* Output q = ky * group + c * KW + kx, tap o: w[o][c][ky][kx]. */
         int nq = s->KH * pl->group, ds = (int)dr16((size_t)s->OH * s->OW);
         size_t so = (size_t)s->C * K; /* one output channel's weights */
@@ -827,32 +811,23 @@ static void dx_prep(const dx_plan *pl, const direct_shape *s, const float *w, dw
  * "full" multiplies the zeros of a padded dy: on LeNet's 6 -> 16 5x5 layer (14x14 ->
  * 10x10), 64 images in groups of 16 on one Zen 4 core, 0.45 ms (scatter) -> 0.35 with
  * AVX-512, 0.62 -> 0.37 with AVX2. dy comes in and dx goes out through VW x VW transposes. */
-typedef struct lanes_row_ctx {
-    const direct_shape *s;
-    const dws *d;
-    const struct fwd_kind *k;
-    int iy, ky0, ky1;
-} lanes_row_ctx;
-
 /* Positions [x0, x1) of row iy of dx in lanes, every channel: the taps of filter rows
  * [ky0, ky1], columns [kx0, kx1] in each, all output channels, one run of taps a filter
  * row (the first stores, the others add: on LeNet at least 16 taps a run). */
-static double lanes_block_run(void *ctx, int x0, int x1, int kx0, int kx1) {
-    const lanes_row_ctx *c = ctx;
-    const direct_shape *s = c->s;
-    int R = c->k->R, RW = lanes_row(s), Tt = s->OC * s->KH * s->KW;
-    for (int ky = c->ky0; ky <= c->ky1; ky++) {
+static void lanes_block_run(const direct_shape *s, const dws *d, const struct fwd_kind *k, int iy, int ky0, int ky1,
+                            int x0, int x1, int kx0, int kx1) {
+    int R = k->R, RW = lanes_row(s), Tt = s->OC * s->KH * s->KW;
+    for (int ky = ky0; ky <= ky1; ky++) {
         int t0 = (ky * s->KW + kx0) * s->OC;
-        fwd_args a = {c->d->dyl + (size_t)c->iy * RW * VW, c->d->offd + t0, (kx1 - kx0 + 1) * s->OC, s->W * VW};
+        fwd_args a = {d->dyl + (size_t)iy * RW * VW, d->offd + t0, (kx1 - kx0 + 1) * s->OC, s->W * VW};
         for (int c0 = 0; c0 < s->C; c0 += R) {
             float *rows[RMAX];
             for (int r = 0; r < R; r++)
-                rows[r] = c0 + r < s->C ? c->d->dxl + ((size_t)(c0 + r) * s->H + c->iy) * s->W * VW : c->d->sink;
-            fwd_fns[R][x1 - x0](&a, c->d->wp + ((size_t)(c0 / R) * Tt + t0) * R, rows, NULL, ky > c->ky0, 0, x0 * VW,
+                rows[r] = c0 + r < s->C ? d->dxl + ((size_t)(c0 + r) * s->H + iy) * s->W * VW : d->sink;
+            fwd_fns[R][x1 - x0](&a, d->wp + ((size_t)(c0 / R) * Tt + t0) * R, rows, NULL, ky > ky0, 0, x0 * VW,
                                 x1 * VW);
         }
     }
-    return 0;
 }
 
 static void dx_lanes(const dx_plan *pl, const direct_shape *s, const dws *d, const float *dy, int nl, float *dx) {
@@ -863,7 +838,8 @@ static void dx_lanes(const dx_plan *pl, const direct_shape *s, const dws *d, con
                 int n = s->OW - ox < VW ? s->OW - ox : VW;
                 const float *src = dy + ((size_t)o * s->OH + oy) * s->OW + ox;
                 vf r[VW];
-                UNROLL for (int i = 0; i < VW; i++) r[i] = i < nl ? vload_part(src + (size_t)i * s->OC * L, n) : vzero();
+                UNROLL for (int i = 0; i < VW; i++)
+                    r[i] = i < nl ? vload_part(src + (size_t)i * s->OC * L, n) : vzero();
                 transpose_vw(r);
                 float *dst = d->dyl + (((size_t)o * s->OH + oy) * RW + ox + s->KW - 1) * VW;
                 UNROLL for (int j = 0; j < VW; j++) { /* not j < n: r would live on the stack */
@@ -871,10 +847,12 @@ static void dx_lanes(const dx_plan *pl, const direct_shape *s, const dws *d, con
                     vstore(dst + (size_t)j * VW, r[j]);
                 }
             }
-    lanes_row_ctx rc = {.s = s, .d = d, .k = pl->k};
-    for (rc.iy = 0; rc.iy < s->H; rc.iy++) {
-        lanes_rows(s, rc.iy, &rc.ky0, &rc.ky1);
-        lanes_blocks(s, pl->k->V, lanes_block_run, &rc);
+    for (int iy = 0, ky0, ky1; iy < s->H; iy++) {
+        lanes_rows(s, iy, &ky0, &ky1);
+        for (int x0 = 0, x1, kx0, kx1; x0 < s->W; x0 = x1) {
+            lanes_block(s, x0, pl->k->V, &x1, &kx0, &kx1);
+            lanes_block_run(s, d, pl->k, iy, ky0, ky1, x0, x1, kx0, kx1);
+        }
     }
     for (int c = 0; c < s->C; c++)
         for (int iy = 0; iy < s->H; iy++)
@@ -895,7 +873,7 @@ static void dx_lanes(const dx_plan *pl, const direct_shape *s, const dws *d, con
 /* dx (C x H x W) += the input gradient of one image's dy (OC x OH x OW). */
 static void dx_image(const dx_plan *pl, const direct_shape *s, const dws *d, const float *dy, float *dx) {
     int K = s->KH * s->KW, L = s->OH * s->OW, Lt = s->H * s->W;
-    if (!pl->scatter) {
+    if (pl->way == DIRECT_DX_FULL) {
         fill_planes(dy, s->OC, s->OH, s->OW, s->KW, s->KH - 1 - s->PT, s->KW - 1 - s->PL, s->H + s->KH - 1, s->W,
                     d->pd_stride, d->pd);
         fwd_args a = {d->pd, d->offd, s->OC * K, Lt};
@@ -966,7 +944,7 @@ void DIRECT_FN(direct_bwd)(const direct_shape *s, const float *w, const float *x
     tap_offsets(T, tp, s->KH, s->KW, d.px_stride, s->OW, d.offx);
     dx_plan dp = dx_pick(s, n);
     if (dx) dx_prep(&dp, s, w, &d);
-    if (dx && dp.lanes) /* before the loop below: its groups are sized for the weight gradient */
+    if (dx && dp.way == DIRECT_DX_LANES) /* before the loop below: its groups are sized for the weight gradient */
         for (int b0 = 0; b0 < n; b0 += VW)
             dx_lanes(&dp, s, &d, dy + (size_t)b0 * s->OC * L, n - b0 < VW ? n - b0 : VW, dx + (size_t)b0 * s->C * Lt);
     for (int b0 = 0; b0 < n; b0 += nb) {
@@ -982,7 +960,7 @@ void DIRECT_FN(direct_bwd)(const direct_shape *s, const float *w, const float *x
         } else
 #endif
             wgrad_images(gk, s, &d, dy + (size_t)b0 * s->OC * L, ni, db != NULL);
-        if (dx && !dp.lanes)
+        if (dx && dp.way != DIRECT_DX_LANES)
             for (int i = 0; i < ni; i++)
                 dx_image(&dp, s, &d, dy + (size_t)(b0 + i) * s->OC * L, dx + (b0 + i) * (size_t)s->C * Lt);
     }

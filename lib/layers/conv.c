@@ -372,16 +372,23 @@ static void wino_cache(node *n, exec *x, wjob *j) {
     j->up = n->wcache;
 }
 
+/* In training, the terms (into t) of a batchnorm before the conv that writes no output
+ * (node.xbn), for images from b0 on; NULL when the conv reads its input as it is. */
+static const wino_x_affine *x_terms(node *n, const exec *x, int64_t b0, wino_x_affine *t) {
+    if (!x->training || !n->xbn) return NULL;
+    batchnorm_x_terms(n->xbn, b0, t);
+    return t;
+}
+
 /* Chunk b is images [b*ipb, (b+1)*ipb): fixed blocks whatever the thread count. */
 static void wino_fwd_chunk(void *arg, int64_t b, int ith) {
     wjob *j = arg;
     const wino_shape *s = &j->s;
     const float *Up = wino_u(j, ith);
     int b0 = (int)b * s->ipb, nb = j->x->n - b0 < s->ipb ? j->x->n - b0 : s->ipb;
-    wino_x_affine xa; /* in training, a batchnorm before it that writes no output (node.xbn) */
-    if (j->x->training && j->n->xbn) batchnorm_x_terms(j->n->xbn, b0, &xa);
-    wino_fwd(j->x->simd, s, Up, j->n->x[0] + (size_t)b0 * s->C * s->H * s->W, j->x->training && j->n->xbn ? &xa : NULL,
-             nb, j->bias, j->n->y + (size_t)b0 * s->OC * s->OH * s->OW, exec_ws(j->x, ith) + 2 * wino_u_floats(s));
+    wino_x_affine xa;
+    wino_fwd(j->x->simd, s, Up, j->n->x[0] + (size_t)b0 * s->C * s->H * s->W, x_terms(j->n, j->x, b0, &xa), nb,
+             j->bias, j->n->y + (size_t)b0 * s->OC * s->OH * s->OW, exec_ws(j->x, ith) + 2 * wino_u_floats(s));
     bn_sums(j->n, j->x, b0, b0 + nb);
 }
 
@@ -401,9 +408,9 @@ static void wino_bwd_chunk(void *arg, int64_t c, int ith) {
     int made = n->bn && n->nt == 1 && batchnorm_dx_terms(n->bn, lo, &aff);
     if (n->bn && !made) batchnorm_dx(n->bn, lo, hi);
     wino_x_affine xa;
-    if (n->xbn) batchnorm_x_terms(n->xbn, lo, &xa);
-    wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, n->xbn ? &xa : NULL, made ? NULL : n->dy + lo * ys, (int)(hi - lo),
-             dU, n->dx[0] ? n->dx[0] + lo * xs : NULL, n->dx_fresh & 1, made ? &aff : NULL, ws + 2 * wino_u_floats(s));
+    wino_bwd(j->x->simd, s, Ut, n->x[0] + lo * xs, x_terms(n, j->x, lo, &xa), made ? NULL : n->dy + lo * ys,
+             (int)(hi - lo), dU, n->dx[0] ? n->dx[0] + lo * xs : NULL, n->dx_fresh & 1, made ? &aff : NULL,
+             ws + 2 * wino_u_floats(s));
     wino_dweights(dU, s->OC, s->C, dwp);
     if (n->nt > 1) bias_grad(n->dy, lo, hi, s->OC, s->OH * s->OW, dbp);
 }
